@@ -1,0 +1,1 @@
+"""Cashiers: the people who issue invoices."""

@@ -1,0 +1,1 @@
+"""What the cashiers module publishes for other services."""

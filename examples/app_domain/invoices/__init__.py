@@ -1,0 +1,1 @@
+"""Invoices: issued by cashiers, paid or cancelled."""

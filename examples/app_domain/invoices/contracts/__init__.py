@@ -1,0 +1,1 @@
+"""What the invoices module publishes for other services."""
