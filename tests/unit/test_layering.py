@@ -86,7 +86,7 @@ def violations(source: str, module: str) -> list[str]:
             problems.append(f"{module}:{line} imports momentum.{other} (a higher layer)")
         elif me in ADAPTERS and other in ADAPTERS:
             problems.append(f"{module}:{line} adapter imports another adapter momentum.{other}")
-    return problems
+    return list(dict.fromkeys(problems))  # `from a import b` is seen as a and a.b: report once
 
 
 def _modules() -> list[tuple[str, Path]]:

@@ -1,0 +1,61 @@
+"""momentum: event-driven messaging for Python microservices.
+
+Commands, queries and events handled in-process by convention, integration events on Kafka
+as CloudEvents, and a transactional outbox. Adapters are imported explicitly
+(``from momentum.kafka import KafkaTransport``); this module re-exports the core API.
+"""
+
+from __future__ import annotations
+
+from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import (
+    ConfigurationError,
+    ContractError,
+    DuplicateMessageTypeError,
+    HandlerConfigurationError,
+    HandlerNotFoundError,
+    MomentumError,
+    SerializationError,
+    StoreError,
+    TransportError,
+    ValidationError,
+)
+from momentum.contracts.messages import Command, Query
+from momentum.contracts.partitioning import PartitionKey, partition_key
+from momentum.contracts.result import Result, ValidationFailure
+from momentum.contracts.tenancy import TenantContext, tenant_scope
+from momentum.contracts.topics import event_topic, topic_name
+from momentum.runtime.bus import MessageBus
+from momentum.runtime.discovery import handler
+from momentum.runtime.tracking import TrackingTimeoutError
+from momentum.service import Service
+from momentum.settings import MomentumSettings
+
+__all__ = [
+    "Command",
+    "ConfigurationError",
+    "ContractError",
+    "DuplicateMessageTypeError",
+    "Envelope",
+    "HandlerConfigurationError",
+    "HandlerNotFoundError",
+    "MessageBus",
+    "MomentumError",
+    "MomentumSettings",
+    "PartitionKey",
+    "Query",
+    "Result",
+    "SerializationError",
+    "Service",
+    "StoreError",
+    "TenantContext",
+    "TrackingTimeoutError",
+    "TransportError",
+    "ValidationError",
+    "ValidationFailure",
+    "event_topic",
+    "handler",
+    "partition_key",
+    "tenant_scope",
+    "topic_name",
+]

@@ -1,0 +1,125 @@
+"""``MessageBus``: invoke, publish, send and schedule messages.
+
+``service.bus`` is the root bus. A handler that takes a ``MessageBus`` parameter gets one
+bound to the message it handles, so what it publishes carries that message's correlation id,
+tenant and causation.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from momentum.contracts.envelope import Envelope
+from momentum.contracts.messages import Command, Query
+from momentum.contracts.tenancy import current_tenant, tenant_of
+
+if TYPE_CHECKING:
+    from momentum.runtime.core import BusRuntime
+
+R = TypeVar("R")
+
+
+class MessageBus:
+    """Entry point for sending messages: in-process, to local queues, or to a transport."""
+
+    __slots__ = ("_caller", "_envelope", "_message", "_runtime")
+
+    def __init__(
+        self,
+        runtime: BusRuntime,
+        message: Any = None,
+        envelope: Envelope | None = None,
+        caller: MessageBus | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._message = message
+        self._envelope = envelope
+        self._caller = caller
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """Envelope of the message this bus is bound to (``None`` for the root bus)."""
+        if self._message is None:
+            return None
+        env = self._envelope
+        if env is None:
+            env = self._envelope = (
+                self._caller.envelope_for(self._message)
+                if self._caller is not None
+                else self._root_envelope(self._message)
+            )
+        return env
+
+    def envelope_for(self, message: Any, headers: dict[str, str] | None = None) -> Envelope:
+        """A new envelope for ``message``, caused by the message this bus is bound to."""
+        parent = self.envelope
+        if parent is None:
+            env = self._root_envelope(message)
+        else:
+            env = parent.child(message)
+            scoped = current_tenant()
+            if scoped is not None:
+                env.tenant_id = scoped
+            elif env.tenant_id is None:
+                env.tenant_id = tenant_of(message)
+        if headers:
+            env.headers.update(headers)
+        return env
+
+    def _root_envelope(self, message: Any) -> Envelope:
+        return Envelope(message, tenant_id=tenant_of(message), source=self._runtime.source)
+
+    @overload
+    async def invoke(self, message: Command[R]) -> R: ...
+    @overload
+    async def invoke(self, message: Query[R]) -> R: ...
+    @overload
+    async def invoke(self, message: object) -> Any: ...
+    async def invoke(self, message: Any) -> Any:
+        """Run the message's single handler now and return its response.
+
+        Messages the handler returns besides the response are published after it succeeds.
+        Exceptions propagate with the message id attached (``exc.momentum_message_id``).
+        """
+        try:
+            run = self._runtime.invokers[type(message)]
+        except KeyError:
+            run = self._runtime.invoker_for(type(message))
+        return await run(message, self)
+
+    async def publish(self, message: Any, *, headers: dict[str, str] | None = None) -> None:
+        """Publish an event to every local handler and to its transport route, if any."""
+        await self._runtime.publish(self.envelope_for(message, headers))
+
+    async def send(self, message: Any, *, headers: dict[str, str] | None = None) -> None:
+        """Queue a command for its single handler; returns once it is accepted."""
+        await self._runtime.send(self.envelope_for(message, headers))
+
+    async def schedule(
+        self,
+        message: Any,
+        *,
+        delay: timedelta | float | None = None,
+        at: datetime | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Deliver ``message`` later: after ``delay`` (seconds or timedelta) or ``at`` a time.
+
+        Commands are sent, other messages published, when they come due.
+        """
+        if (delay is None) == (at is None):
+            raise ValueError("schedule() takes exactly one of delay= or at=")
+        if at is not None:
+            if at.tzinfo is None:
+                raise ValueError("schedule(at=...) needs a timezone-aware datetime")
+            due = at.timestamp()
+        else:
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
+            due = time.time() + seconds
+        await self._runtime.schedule(self.envelope_for(message, headers), due)
+
+    def __repr__(self) -> str:
+        bound = f" bound to {type(self._message).__qualname__}" if self._message is not None else ""
+        return f"<MessageBus {self._runtime.source}{bound}>"

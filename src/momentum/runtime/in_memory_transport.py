@@ -1,0 +1,94 @@
+"""An in-process transport: topics shared by the services of one process.
+
+It has Kafka's delivery shape without a broker: every consumer group subscribed to a topic
+receives each message once, messages with one key are handled in order, different keys
+concurrently. Nothing is persisted and messages published to a topic before any group
+subscribes are dropped: use it for tests and the embedded demo, Kafka in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import TransportError
+from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
+from momentum.runtime.ports import Destination, Receiver, Subscription
+
+
+class InMemoryBroker:
+    """The shared topics; create one per process (or per test) and a transport per service."""
+
+    def __init__(self, concurrency: int = 4) -> None:
+        self.concurrency = concurrency
+        self.pending = PendingWork()
+        self._groups: dict[str, dict[str, tuple[LocalQueue, Receiver]]] = {}
+        self.published: list[tuple[str, Envelope]] = []
+
+    def transport(self) -> InMemoryTransport:
+        """A transport for one service, connected to this broker."""
+        return InMemoryTransport(self)
+
+    def subscribe(
+        self, group: str, topics: Sequence[str], receiver: Receiver, queue: LocalQueue
+    ) -> None:
+        """Deliver messages of ``topics`` to ``receiver`` through ``queue`` as ``group``."""
+        for topic in topics:
+            groups = self._groups.setdefault(topic, {})
+            if group in groups:
+                raise TransportError(
+                    f"consumer group {group!r} already consumes {topic!r} on this in-memory "
+                    "broker (one service instance per group in-process)"
+                )
+            groups[group] = (queue, receiver)
+
+    def unsubscribe(self, group: str) -> None:
+        """Stop delivering to ``group``."""
+        for groups in self._groups.values():
+            groups.pop(group, None)
+
+    def publish(self, envelope: Envelope, destination: Destination) -> None:
+        """Queue ``envelope`` for every group subscribed to the destination topic."""
+        self.published.append((destination.topic, envelope))
+        for group, (queue, receiver) in list(self._groups.get(destination.topic, {}).items()):
+            description = f"{group} <- {destination.topic} {envelope.message_type}"
+            queue.enqueue(QueuedWork(partial(receiver, envelope), description, destination.key))
+
+
+class InMemoryTransport:
+    """One service's connection to an :class:`InMemoryBroker`."""
+
+    name = "in-memory"
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.broker = broker
+        self._group: str | None = None
+        self._queue: LocalQueue | None = None
+
+    async def start(
+        self, group: str, subscriptions: Sequence[Subscription], receiver: Receiver
+    ) -> None:
+        """Subscribe ``group`` to the subscription topics."""
+        queue = LocalQueue(f"in-memory:{group}", self.broker.concurrency, self.broker.pending)
+        queue.start()
+        self.broker.subscribe(group, [s.topic for s in subscriptions], receiver, queue)
+        self._group, self._queue = group, queue
+
+    async def publish(self, envelope: Envelope, destination: Destination) -> None:
+        """Hand the message to the broker (accepted immediately)."""
+        if self._group is None:
+            raise TransportError("in-memory transport is not started")
+        self.broker.publish(envelope, destination)
+
+    async def wait_idle(self) -> None:
+        """Return once every queued delivery on the broker is handled."""
+        await self.broker.pending.wait_idle()
+
+    async def stop(self) -> None:
+        """Unsubscribe and drain this service's deliveries."""
+        if self._group is not None:
+            self.broker.unsubscribe(self._group)
+        if self._queue is not None:
+            await self._queue.stop()
+        self._group = self._queue = None

@@ -1,0 +1,319 @@
+"""Compile each handler, once at start-up, into the code that runs per message.
+
+Everything that can be decided from signatures is decided here: which parameters are static
+(bound once), which come from the message's scope, whether validators or middleware apply,
+how the return value splits into a response and cascaded messages. An ``invoke`` of a handler
+with only static parameters and no middleware runs a generated call with no envelope, no
+scope and no message id (one is generated only if the handler raises).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import types
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
+
+from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import HandlerConfigurationError, ValidationError
+from momentum.contracts.messages import response_type
+from momentum.contracts.result import Result, ValidationFailure
+from momentum.runtime.discovery import HandlerInfo
+from momentum.runtime.injection import Injector, Kind, ParameterPlan, Scope
+from momentum.runtime.middleware import Middleware, compose
+from momentum.runtime.tracking import Activity
+
+if TYPE_CHECKING:
+    from momentum.runtime.bus import MessageBus
+    from momentum.runtime.core import BusRuntime
+
+Invoker = Callable[[Any, "MessageBus"], Awaitable[Any]]
+Dispatcher = Callable[[Envelope], Awaitable[None]]
+
+
+def response_classes(message_type: type) -> tuple[type, ...] | None:
+    """Classes an ``invoke`` response of ``message_type`` is an instance of (None: unknown)."""
+    declared = response_type(message_type)
+    if declared is None:
+        return None
+    origin = get_origin(declared)
+    if origin is Union or origin is types.UnionType:
+        classes = tuple(get_origin(a) or a for a in get_args(declared))
+        return tuple(c for c in classes if isinstance(c, type)) or None
+    target = origin or declared
+    return (target,) if isinstance(target, type) and target is not Any else None
+
+
+def split_response(ret: Any, classes: tuple[type, ...] | None) -> tuple[Any, list[Any]]:
+    """Split a handler's return value into (response, messages to cascade)."""
+    if ret is None:
+        return None, []
+    if classes is not None and isinstance(ret, classes):
+        return ret, []
+    if isinstance(ret, tuple | list):
+        response: Any = None
+        found = False
+        cascades = []
+        for item in ret:
+            if item is None:
+                continue
+            if not found and (classes is None or isinstance(item, classes)):
+                response, found = item, True
+            else:
+                cascades.append(item)
+        return response, cascades
+    if classes is None:
+        return ret, []
+    return None, [ret]
+
+
+def cascades_of(ret: Any, classes: tuple[type, ...] | None) -> list[Any]:
+    """Messages to cascade from a handler run without a caller waiting for a response."""
+    if ret is None:
+        return []
+    if classes is not None and isinstance(ret, classes):
+        return []
+    items = ret if isinstance(ret, tuple | list) else (ret,)
+    return [
+        item
+        for item in items
+        if item is not None
+        and not isinstance(item, Result)
+        and not (classes is not None and isinstance(item, classes))
+    ]
+
+
+def annotate_failure(exc: BaseException, message: Any, message_id: uuid.UUID, name: str) -> None:
+    """Attach the message id (attribute and note) to an exception raised by a handler."""
+    if getattr(exc, "momentum_message_id", None) is None:
+        with contextlib.suppress(AttributeError):
+            exc.momentum_message_id = message_id  # type: ignore[attr-defined]
+    exc.add_note(
+        f"momentum: raised by {name} handling {type(message).__qualname__} message {message_id}"
+    )
+
+
+def _returns_result(func: Callable[..., Any], message_type: type) -> bool:
+    declared = response_type(message_type)
+    if declared is not None:
+        return (get_origin(declared) or declared) is Result
+    try:
+        ret = get_type_hints(func).get("return")
+    except Exception:
+        return False
+    if get_origin(ret) is tuple and get_args(ret):
+        ret = get_args(ret)[0]
+    return (get_origin(ret) or ret) is Result
+
+
+def _instantiate(owner: type, injector: Injector, root_bus: MessageBus) -> Any:
+    init: Callable[..., Any] = owner.__init__  # type: ignore[misc]
+    plans = injector.plan(init, skip=1) if init is not object.__init__ else []
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for plan in plans:
+        if plan.kind is Kind.STATIC:
+            value = plan.value
+        elif plan.kind is Kind.BUS:
+            value = root_bus
+        else:
+            raise HandlerConfigurationError(
+                f"{owner.__module__}.{owner.__qualname__}: constructor parameter {plan.name!r} is "
+                f"{plan.kind.value}-scoped; take it as a parameter of the handler method instead"
+            )
+        if plan.keyword_only:
+            kwargs[plan.name] = value
+        else:
+            args.append(value)
+    return owner(*args, **kwargs)
+
+
+def bind(info: HandlerInfo, injector: Injector, root_bus: MessageBus) -> Callable[..., Any]:
+    """The callable to run for ``info``: the function, or the method of a shared instance."""
+    if info.owner is None:
+        return info.func
+    instance = _instantiate(info.owner, injector, root_bus)
+    bound: Callable[..., Any] = getattr(instance, info.func.__name__)
+    return bound
+
+
+def generate_call(func: Callable[..., Any], plans: Sequence[ParameterPlan]) -> Callable[..., Any]:
+    """A generated ``call(message, bus)`` passing static values and the bus, no extra frame."""
+    namespace: dict[str, Any] = {"_func": func}
+    args = ["message"]
+    for i, plan in enumerate(plans):
+        if plan.kind is Kind.STATIC:
+            namespace[f"_s{i}"] = plan.value
+            expr = f"_s{i}"
+        elif plan.kind is Kind.BUS:
+            expr = "bus"
+        else:
+            raise AssertionError(f"not a static plan: {plan}")
+        args.append(f"{plan.name}={expr}" if plan.keyword_only else expr)
+    source = f"def call(message, bus):\n    return _func({', '.join(args)})\n"
+    exec(compile(source, f"<momentum call {func.__qualname__}>", "exec"), namespace)
+    call: Callable[..., Any] = namespace["call"]
+    return call
+
+
+class Validator:
+    """A compiled validator: its callable and parameter plan."""
+
+    def __init__(self, func: Callable[..., Any], plans: list[ParameterPlan], name: str) -> None:
+        self.func = func
+        self.plans = plans
+        self.name = name
+        self.is_async = inspect.iscoroutinefunction(func)
+
+    async def failures(self, envelope: Envelope, scope: Scope) -> list[ValidationFailure]:
+        """Run the validator and normalise what it returns to a list of failures."""
+        args, kwargs = await scope.arguments(self.plans)
+        found = self.func(envelope.message, *args, **kwargs)
+        if self.is_async:
+            found = await found
+        if found is None:
+            return []
+        if isinstance(found, ValidationFailure):
+            return [found]
+        items = list(found)
+        for item in items:
+            if not isinstance(item, ValidationFailure):
+                raise HandlerConfigurationError(
+                    f"validator {self.name} returned {item!r}; return ValidationFailure objects"
+                )
+        return items
+
+
+class HandlerChain:
+    """One handler, compiled: what ``invoke`` and queued delivery run for a message.
+
+    Attributes:
+        info: The discovered handler.
+        name: Dotted name of the handler function.
+        message_type: The message class it handles.
+        invoke: ``await invoke(message, caller_bus)`` -> the response.
+        dispatch: ``await dispatch(envelope)`` -> None (cascades published).
+    """
+
+    __slots__ = ("dispatch", "info", "invoke", "message_type", "name")
+
+    def __init__(
+        self,
+        info: HandlerInfo,
+        runtime: BusRuntime,
+        injector: Injector,
+        validators: Sequence[Validator],
+        middlewares: Sequence[Middleware],
+    ) -> None:
+        self.info = info
+        self.name = info.name
+        self.message_type = info.message_type
+        func = bind(info, injector, runtime.root_bus)
+        plans = injector.plan(func, skip=1)
+        classes = response_classes(info.message_type)
+        is_async = inspect.iscoroutinefunction(func)
+        returns_result = _returns_result(func, info.message_type)
+        needs_scope = bool(validators) or any(
+            p.kind in (Kind.FACTORY, Kind.ENVELOPE, Kind.TENANT) for p in plans
+        )
+        needs_bus = any(p.kind is Kind.BUS for p in plans)
+        factory_plans = injector.factory_plans
+        name = self.name
+        message_type = info.message_type
+        from momentum.runtime.bus import MessageBus
+
+        async def scoped_terminal(envelope: Envelope) -> Any:
+            bus = MessageBus(runtime, envelope.message, envelope)
+            scope = Scope(envelope, factory_plans, bus)
+            try:
+                if validators:
+                    failures: list[ValidationFailure] = []
+                    for validator in validators:
+                        failures.extend(await validator.failures(envelope, scope))
+                    if failures:
+                        if returns_result:
+                            return Result.fail(failures)
+                        raise ValidationError(message_type, failures)
+                args, kwargs = await scope.arguments(plans)
+                ret = func(envelope.message, *args, **kwargs)
+                if is_async:
+                    ret = await ret
+            except BaseException as exc:
+                await scope.close(exc)
+                raise
+            await scope.close()
+            return ret
+
+        call = None if needs_scope else generate_call(func, plans)
+
+        async def static_terminal(envelope: Envelope) -> Any:
+            message = envelope.message
+            bus = MessageBus(runtime, message, envelope) if needs_bus else None
+            ret = call(message, bus)  # type: ignore[misc]
+            if is_async:
+                ret = await ret
+            return ret
+
+        terminal = scoped_terminal if needs_scope else static_terminal
+        chain = compose(middlewares, terminal)
+
+        async def invoke_enveloped(message: Any, caller: MessageBus) -> Any:
+            envelope = caller.envelope_for(message)
+            tracker = runtime.tracker
+            if tracker is not None:
+                tracker.record(Activity("invoked", message, envelope))
+            try:
+                ret = await chain(envelope)
+            except Exception as exc:
+                annotate_failure(exc, message, envelope.message_id, name)
+                if tracker is not None:
+                    tracker.record(Activity("failed", message, envelope, name, exc))
+                raise
+            if tracker is not None:
+                tracker.record(Activity("handled", message, envelope, name))
+            response, cascades = split_response(ret, classes)
+            if cascades:
+                await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
+            return response
+
+        async def dispatch(envelope: Envelope) -> None:
+            tracker = runtime.tracker
+            try:
+                ret = await chain(envelope)
+            except Exception as exc:
+                annotate_failure(exc, envelope.message, envelope.message_id, name)
+                if tracker is not None:
+                    tracker.record(Activity("failed", envelope.message, envelope, name, exc))
+                raise
+            if tracker is not None:
+                tracker.record(Activity("handled", envelope.message, envelope, name))
+            cascades = cascades_of(ret, classes)
+            if cascades:
+                await runtime.cascade(MessageBus(runtime, envelope.message, envelope), cascades)
+
+        self.dispatch: Dispatcher = dispatch
+        if call is None or middlewares:
+            self.invoke: Invoker = invoke_enveloped
+            return
+
+        async def invoke_direct(message: Any, caller: MessageBus) -> Any:
+            if runtime.tracker is not None:
+                return await invoke_enveloped(message, caller)
+            bus = MessageBus(runtime, message, None, caller) if needs_bus else None
+            try:
+                ret = call(message, bus)
+                if is_async:
+                    ret = await ret
+            except Exception as exc:
+                annotate_failure(exc, message, uuid.uuid4(), name)
+                raise
+            if ret is None or (classes is not None and isinstance(ret, classes)):
+                return ret
+            response, cascades = split_response(ret, classes)
+            if cascades:
+                await runtime.cascade(bus or MessageBus(runtime, message, None, caller), cascades)
+            return response
+
+        self.invoke = invoke_direct

@@ -1,0 +1,63 @@
+"""Ports: the small protocols that adapters (Kafka, stores) implement for the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from momentum.contracts.envelope import Envelope
+
+Receiver = Callable[[Envelope], Awaitable[None]]
+"""Called by a transport for each inbound message; returns once every handler is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a transport sends one message.
+
+    Attributes:
+        topic: Full topic name (``dev.appdomain.public.cashiers.v1``).
+        key: Partition key; ``None`` lets the transport key the record by message id.
+    """
+
+    topic: str
+    key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A topic a service consumes and the message types it handles from it.
+
+    Attributes:
+        topic: Full topic name.
+        message_types: The handled classes published to that topic.
+    """
+
+    topic: str
+    message_types: tuple[type, ...]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Moves integration events between services (Kafka in production)."""
+
+    name: str
+
+    async def start(
+        self, group: str, subscriptions: Sequence[Subscription], receiver: Receiver
+    ) -> None:
+        """Connect, and consume ``subscriptions`` as consumer group ``group``."""
+        ...
+
+    async def publish(self, envelope: Envelope, destination: Destination) -> None:
+        """Send one message; returns once the transport has durably accepted it."""
+        ...
+
+    async def wait_idle(self) -> None:
+        """Return once everything published so far has been received and handled (tests)."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish in-flight work, commit progress and disconnect."""
+        ...

@@ -1,0 +1,272 @@
+"""``Service``: discovers handlers, wires the bus and runs its lifecycle.
+
+```python
+service = Service(name="app-domain", domain="AppDomain", packages=["app_domain"])
+async with service:
+    result = await service.bus.invoke(CreateCashier(...))
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from momentum.contracts.errors import ConfigurationError
+from momentum.contracts.naming import (
+    environment_short_name,
+    service_urn,
+    validate_domain,
+    validate_service_name,
+)
+from momentum.runtime.bus import MessageBus
+from momentum.runtime.core import BusRuntime
+from momentum.runtime.discovery import Candidate, discover
+from momentum.runtime.injection import _MISSING, ServiceRegistry
+from momentum.runtime.middleware import (
+    ExceptionLoggingMiddleware,
+    MessageStats,
+    MetricsMiddleware,
+    Middleware,
+    MiddlewareRegistration,
+    SlowHandlerMiddleware,
+)
+from momentum.runtime.ports import Transport
+from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
+from momentum.settings import MomentumSettings
+
+
+class Service:
+    """One microservice: its handlers, registered services, settings and message bus.
+
+    Args:
+        name: Kebab-case service name (``app-domain``); part of the service URN.
+        domain: The domain the service belongs to (``AppDomain``).
+        packages: Packages scanned for handlers and validators.
+        transport: Carries integration events to other services (Kafka, in-memory); without
+            one, integration events are handled by this service's own handlers only.
+        settings: Settings object; otherwise built from ``overrides`` and the environment.
+        **overrides: Settings given as keyword arguments (highest precedence).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        domain: str,
+        packages: Sequence[str] = (),
+        *,
+        transport: Transport | None = None,
+        settings: MomentumSettings | None = None,
+        **overrides: Any,
+    ) -> None:
+        validate_service_name(name)
+        validate_domain(domain)
+        if isinstance(packages, str):
+            raise ConfigurationError("packages must be a list of package names, not a string")
+        if settings is not None and overrides:
+            raise ConfigurationError("pass either settings= or setting keyword arguments")
+        self.name = name
+        self.domain = domain
+        self.packages = tuple(packages)
+        self.settings = settings or MomentumSettings(**overrides)
+        self.urn = service_urn(domain, name)
+        self.transport = transport
+        self._registry = ServiceRegistry()
+        self._extra_handlers: list[Callable[..., Any]] = []
+        self._middleware: list[MiddlewareRegistration] = []
+        self._publish_middleware: list[Middleware] = []
+        self._queues: dict[str, tuple[int, tuple[type, ...]]] = {}
+        self._metrics: MetricsMiddleware | None = None
+        self._runtime: BusRuntime | None = None
+        self._stopping = False
+
+    # -- configuration (before start) ----------------------------------------------------
+
+    def register(
+        self,
+        service_type: type,
+        instance: Any = _MISSING,
+        *,
+        factory: Callable[..., Any] | None = None,
+    ) -> None:
+        """Make ``service_type`` injectable: a shared ``instance`` or a per-message ``factory``.
+
+        A generator or async generator factory runs the code after its ``yield`` as cleanup
+        once the message is handled.
+        """
+        self._before_start("register services")
+        self._registry.register(service_type, instance, factory=factory)
+
+    def add_handler(self, func: Callable[..., Any]) -> None:
+        """Register a handler function that is not in the scanned packages."""
+        self._before_start("add handlers")
+        self._extra_handlers.append(func)
+
+    def use(self, middleware: Middleware, *, message_types: Iterable[type] | None = None) -> None:
+        """Wrap handlers (of ``message_types`` only, if given) in ``middleware``.
+
+        Middleware added first is outermost; the built-in middleware wraps everything.
+        """
+        self._before_start("add middleware")
+        types = tuple(message_types) if message_types is not None else None
+        self._middleware.append(MiddlewareRegistration(middleware, types))
+
+    def use_publishing(self, middleware: Middleware) -> None:
+        """Wrap every outgoing publish in ``middleware`` (first added is outermost)."""
+        self._before_start("add middleware")
+        self._publish_middleware.append(middleware)
+
+    def local_queue(self, name: str, *, concurrency: int, message_types: Iterable[type]) -> None:
+        """Handle ``message_types`` on their own local queue with ``concurrency`` lanes."""
+        self._before_start("configure local queues")
+        if concurrency < 1:
+            raise ConfigurationError(f"local queue {name!r}: concurrency must be at least 1")
+        self._queues[name] = (concurrency, tuple(message_types))
+
+    def _before_start(self, what: str) -> None:
+        if self._runtime is not None:
+            raise ConfigurationError(f"cannot {what} after the service {self.name!r} started")
+
+    # -- introspection -------------------------------------------------------------------
+
+    def describe(self) -> list[Candidate]:
+        """Every function considered as a handler or validator, with the decision and why."""
+        return list(discover(self.packages, self._extra_handlers).candidates)
+
+    @property
+    def metrics(self) -> dict[type, MessageStats]:
+        """Per-message-type handler statistics (empty when built-in middleware is off)."""
+        return dict(self._metrics.stats) if self._metrics is not None else {}
+
+    @property
+    def bus(self) -> MessageBus:
+        """The root message bus; available once the service has started."""
+        if self._runtime is None:
+            raise ConfigurationError(
+                f"service {self.name!r} is not started; use `async with service:` first"
+            )
+        return self._runtime.root_bus
+
+    @property
+    def group_id(self) -> str:
+        """Consumer group of this service: ``{environment short name}.{service name}``."""
+        return f"{environment_short_name(self.settings.environment)}.{self.name}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the service is started."""
+        return self._runtime is not None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Discover and compile handlers, then start local queues."""
+        if self._runtime is not None:
+            return
+        middleware = list(self._builtin_middleware()) + self._middleware
+        runtime = BusRuntime(
+            source=self.urn,
+            registry=self._registry,
+            middleware=middleware,
+            publish_middleware=self._publish_middleware,
+            default_concurrency=self.settings.local_queues.concurrency,
+            queues=self._queues,
+            environment=self.settings.environment,
+            group=self.group_id,
+            transport=self.transport,
+        )
+        runtime.compile(discover(self.packages, self._extra_handlers))
+        try:
+            await runtime.start()
+        except BaseException:
+            await runtime.stop()
+            raise
+        self._runtime = runtime
+
+    def _builtin_middleware(self) -> Iterable[MiddlewareRegistration]:
+        config = self.settings.middleware
+        if not config.enabled:
+            self._metrics = None
+            return
+        self._metrics = MetricsMiddleware()
+        yield MiddlewareRegistration(ExceptionLoggingMiddleware())
+        yield MiddlewareRegistration(self._metrics)
+        yield MiddlewareRegistration(SlowHandlerMiddleware(config.slow_handler_seconds))
+
+    async def stop(self) -> None:
+        """Stop gracefully: drain in-memory queues, then stop workers."""
+        runtime = self._runtime
+        if runtime is None or self._stopping:
+            return
+        self._stopping = True
+        try:
+            await runtime.stop()
+        finally:
+            self._runtime = None
+            self._stopping = False
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- testing support -------------------------------------------------------------------
+
+    def tracked(self, timeout: float = 10.0) -> AbstractAsyncContextManager[ActivityLog]:
+        """Record activity in the block, then wait until all cascaded work is done.
+
+        Raises :class:`TrackingTimeoutError` listing the pending work after ``timeout``.
+        ``momentum.testing.tracked(a, b)`` tracks several services together.
+        """
+        return track_runtimes([self.runtime], timeout)
+
+    @property
+    def runtime(self) -> BusRuntime:
+        """The running bus machinery (for adapters and test helpers)."""
+        if self._runtime is None:
+            raise ConfigurationError(f"service {self.name!r} is not started")
+        return self._runtime
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Service {self.name} ({self.urn}) {state}>"
+
+
+@asynccontextmanager
+async def track_runtimes(
+    runtimes: Sequence[BusRuntime],
+    timeout: float,  # noqa: ASYNC109
+) -> AsyncIterator[ActivityLog]:
+    """Record the activity of ``runtimes`` into one log; on exit wait until all are idle."""
+    log = ActivityLog()
+    previous = [runtime.tracker for runtime in runtimes]
+    for runtime in runtimes:
+        runtime.tracker = log
+    try:
+        yield log
+
+        async def quiet() -> None:
+            while True:
+                for runtime in runtimes:
+                    await runtime.wait_idle()
+                if all(r.pending.count == 0 for r in runtimes):
+                    return
+
+        try:
+            await asyncio.wait_for(quiet(), timeout)
+        except TimeoutError:
+            pending = [item for r in runtimes for item in r.pending.describe()]
+            raise TrackingTimeoutError(timeout, pending) from None
+    finally:
+        for runtime, tracker in zip(runtimes, previous, strict=True):
+            runtime.tracker = tracker
