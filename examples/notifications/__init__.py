@@ -1,0 +1,1 @@
+"""The notifications service: emails cashiers about what happens in app-domain."""

@@ -1,0 +1,13 @@
+"""The ``momentum`` command line: ``topics``, ``check``, ``describe``, ``demo``."""
+
+from __future__ import annotations
+
+from momentum.cli import contracts, demo, handlers
+from momentum.cli.app import app
+
+__all__ = ["app", "contracts", "demo", "handlers", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``momentum`` console script."""
+    app()

@@ -1,0 +1,34 @@
+"""The `momentum demo` story and `momentum describe` run through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from momentum.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_runs_every_step_and_exits_zero() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo complete: all 10 checks passed" in result.output
+    assert "✗" not in result.output
+
+
+def test_describe_lists_decisions_as_json() -> None:
+    result = runner.invoke(app, ["describe", "app_domain", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    create = rows["app_domain.cashiers.commands.handle"]
+    assert create["accepted"] and "CreateCashier" in create["reason"]
+    validator = rows["app_domain.cashiers.commands.UpdateCashierValidator.validate"]
+    assert validator["role"] == "validator" and validator["accepted"]
+
+
+def test_describe_reports_import_errors_with_exit_code_2() -> None:
+    result = runner.invoke(app, ["describe", "no_such_package_for_momentum"])
+    assert result.exit_code == 2
+    assert "no_such_package_for_momentum" in result.output
