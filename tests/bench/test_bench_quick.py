@@ -1,0 +1,71 @@
+"""The benchmark framework end to end on the invoke benchmark, with tiny op counts.
+
+Runs ``python -m bench --quick`` in-process with the project's venv: momentum and the bare
+baseline run, peers that are not installed here are reported as skipped. Only the shape of
+the reports is checked, never timings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.__main__ import main  # noqa: E402
+from bench.cases.invoke import BENCHMARK  # noqa: E402
+
+ROUNDS = 3
+OPS = 20
+ALWAYS_RUN = (
+    "bare await",
+    "momentum invoke (no middleware)",
+    "momentum invoke (default middleware)",
+)
+HEADER = "| benchmark | candidate | median | spread | ratio vs baseline | target |"
+
+
+def test_quick_invoke_writes_json_and_markdown(tmp_path: Path) -> None:
+    args = ["--quick", "--only", "invoke", "--rounds", str(ROUNDS), "--ops", str(OPS)]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+
+    data = json.loads((tmp_path / "latest.json").read_text())
+    machine = data["machine"]
+    assert {"cpu", "cores", "python", "packages"} <= machine.keys()
+    assert machine["packages"]["momentum"]
+    assert {"python-cqrs", "faststream", "mediatr"} <= machine["packages"].keys()
+
+    (bench,) = data["benchmarks"]
+    assert bench["name"] == "invoke"
+    assert bench["baseline"] == "bare await"
+    assert bench["config"]["rounds"] == ROUNDS
+    candidates = {c["name"]: c for c in bench["candidates"]}
+    assert list(candidates) == [c.name for c in BENCHMARK.candidates]
+
+    for name in ALWAYS_RUN:
+        cand = candidates[name]
+        assert cand["skipped"] is None, cand["skipped"]
+        assert cand["ops_per_round"] == OPS
+        assert len(cand["samples_ns"]) == ROUNDS
+        assert cand["min_ns"] <= cand["median_ns"] <= cand["max_ns"]
+        assert cand["ratio"] > 0
+    assert candidates["bare await"]["ratio"] == 1.0
+    assert candidates["momentum invoke (no middleware)"]["max_ratio"] == 10
+    assert candidates["momentum invoke (default middleware)"]["max_ratio"] == 25
+    assert isinstance(candidates["momentum invoke (no middleware)"]["target_met"], bool)
+    for cand in candidates.values():
+        assert cand["skipped"] is None or cand["skipped"].startswith("not installed")
+
+    markdown = (tmp_path / "latest.md").read_text()
+    lines = markdown.splitlines()
+    assert HEADER in lines
+    rows = [line for line in lines[lines.index(HEADER) + 2 :] if line.startswith("| invoke |")]
+    assert [row.split(" | ")[1] for row in rows] == list(candidates)
+    assert all(row.count(" | ") == 5 for row in rows)
+    assert "| invoke | bare await |" in markdown and "| baseline |" in markdown
+    for name, cand in candidates.items():
+        row = next(r for r in rows if r.startswith(f"| invoke | {name} |"))
+        assert ("skipped:" in row) == (cand["skipped"] is not None)
