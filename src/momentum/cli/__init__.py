@@ -1,11 +1,11 @@
-"""The ``momentum`` command line: ``topics``, ``check``, ``describe``, ``demo``."""
+"""The ``momentum`` command line: ``topics``, ``check``, ``describe``, ``demo``, ``run``."""
 
 from __future__ import annotations
 
-from momentum.cli import contracts, demo, handlers
+from momentum.cli import contracts, demo, handlers, run
 from momentum.cli.app import app
 
-__all__ = ["app", "contracts", "demo", "handlers", "main"]
+__all__ = ["app", "contracts", "demo", "handlers", "main", "run"]
 
 
 def main() -> None:
