@@ -1,12 +1,28 @@
-"""Service settings: keyword arguments, then ``MOMENTUM_*`` environment variables, then defaults.
+"""Service settings from keyword arguments, the environment, a TOML file and defaults.
 
-Nested settings use ``__`` in variable names (``MOMENTUM_LOCAL_QUEUES__CONCURRENCY=8``).
+Highest precedence first: keyword arguments, ``MOMENTUM_*`` environment variables, a TOML file
+(``momentum.toml`` in the working directory, or the file named by ``MOMENTUM_CONFIG_FILE``),
+defaults.
+
+Nested settings use ``__`` in variable names (``MOMENTUM_LOCAL_QUEUES__CONCURRENCY=8``) and
+tables in the file (``[local_queues]`` / ``concurrency = 8``).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "MOMENTUM_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = "momentum.toml"
 
 
 class LocalQueueSettings(BaseModel):
@@ -47,3 +63,19 @@ class MomentumSettings(BaseSettings):
     environment: str = "development"
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then environment variables, then the TOML file."""
+        named = os.environ.get(CONFIG_FILE_VARIABLE)
+        path = Path(named) if named else Path(DEFAULT_CONFIG_FILE)
+        if named and not path.is_file():
+            raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={named}: no such settings file")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))

@@ -1,0 +1,45 @@
+"""Settings precedence: keyword arguments > MOMENTUM_* environment > TOML file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from momentum import MomentumSettings, Service
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = MomentumSettings()
+    assert settings.environment == "development"
+    assert settings.local_queues.concurrency == 4
+    assert settings.middleware.enabled is True
+
+
+def test_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "momentum.toml").write_text(
+        'environment = "staging"\n[local_queues]\nconcurrency = 2\n'
+        "[middleware]\nslow_handler_seconds = 5.0\n"
+    )
+    from_file = MomentumSettings()
+    assert (from_file.environment, from_file.local_queues.concurrency) == ("staging", 2)
+    monkeypatch.setenv("MOMENTUM_ENVIRONMENT", "production")
+    monkeypatch.setenv("MOMENTUM_LOCAL_QUEUES__CONCURRENCY", "8")
+    from_env = MomentumSettings()
+    assert (from_env.environment, from_env.local_queues.concurrency) == ("production", 8)
+    assert from_env.middleware.slow_handler_seconds == 5.0  # untouched by env: from the file
+    service = Service("svc", "Shop", environment="qa")
+    assert service.settings.environment == "qa"
+    assert service.group_id == "qa.svc"
+
+
+def test_named_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MOMENTUM_CONFIG_FILE", str(tmp_path / "missing.toml"))
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
+        MomentumSettings()
+    other = tmp_path / "other.toml"
+    other.write_text('environment = "demo"\n')
+    monkeypatch.setenv("MOMENTUM_CONFIG_FILE", str(other))
+    assert MomentumSettings().environment == "demo"
