@@ -24,6 +24,7 @@ from momentum.contracts.naming import (
 )
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.core import BusRuntime
+from momentum.runtime.dead_letters import DeadLetterRecord, DeadLetterSink, InMemoryDeadLetters
 from momentum.runtime.discovery import Candidate, discover
 from momentum.runtime.injection import _MISSING, ServiceRegistry
 from momentum.runtime.middleware import (
@@ -34,6 +35,7 @@ from momentum.runtime.middleware import (
     MiddlewareRegistration,
     SlowHandlerMiddleware,
 )
+from momentum.runtime.policies import ErrorPolicy, ErrorRule, ScopedRule
 from momentum.runtime.ports import Transport
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
 from momentum.settings import MomentumSettings
@@ -48,6 +50,8 @@ class Service:
         packages: Packages scanned for handlers and validators.
         transport: Carries integration events to other services (Kafka, in-memory); without
             one, integration events are handled by this service's own handlers only.
+        dead_letters: Where messages go when their error rule gives up (default: kept in
+            memory, see :attr:`dead_letters`).
         settings: Settings object; otherwise built from ``overrides`` and the environment.
         **overrides: Settings given as keyword arguments (highest precedence).
     """
@@ -59,6 +63,7 @@ class Service:
         packages: Sequence[str] = (),
         *,
         transport: Transport | None = None,
+        dead_letters: DeadLetterSink | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -74,6 +79,11 @@ class Service:
         self.settings = settings or MomentumSettings(**overrides)
         self.urn = service_urn(domain, name)
         self.transport = transport
+        self.dead_letters: DeadLetterSink = (
+            dead_letters if dead_letters is not None else InMemoryDeadLetters()
+        )
+        self._rules: list[ScopedRule] = []
+        self._timeouts: list[tuple[float, tuple[type, ...] | None]] = []
         self._registry = ServiceRegistry()
         self._extra_handlers: list[Callable[..., Any]] = []
         self._middleware: list[MiddlewareRegistration] = []
@@ -126,6 +136,58 @@ class Service:
             raise ConfigurationError(f"local queue {name!r}: concurrency must be at least 1")
         self._queues[name] = (concurrency, tuple(message_types))
 
+    def on_error(
+        self,
+        rule: ErrorRule,
+        *,
+        message_types: Iterable[type] | None = None,
+        handlers: Iterable[Callable[..., Any]] | None = None,
+    ) -> None:
+        """Apply ``rule`` to failures of every handler, or of those given.
+
+        The most specific matching rule wins (handler, then message type, then global, in the
+        order added); the default retries twice with backoff, then dead-letters.
+        """
+        self._before_start("add error rules")
+        types = tuple(message_types) if message_types is not None else None
+        names = (
+            tuple(f"{f.__module__}.{f.__qualname__}" for f in handlers)
+            if handlers is not None
+            else None
+        )
+        self._rules.append(ScopedRule(rule, types, names))
+
+    def handler_timeout(
+        self, seconds: float, *, message_types: Iterable[type] | None = None
+    ) -> None:
+        """Cancel queued or received handlers (of ``message_types``) running over ``seconds``.
+
+        A timeout counts as a failure (``TimeoutError``) for the error rules.
+        """
+        self._before_start("set handler timeouts")
+        if seconds <= 0:
+            raise ConfigurationError("handler_timeout needs a positive number of seconds")
+        types = tuple(message_types) if message_types is not None else None
+        self._timeouts.append((seconds, types))
+
+    @property
+    def error_policy(self) -> ErrorPolicy:
+        """The rules in force, most specific first (``str()`` reads them in plain words)."""
+        return ErrorPolicy(self._rules)
+
+    async def replay_dead_letters(self, records: Iterable[DeadLetterRecord]) -> int:
+        """Queue dead letters for their handler again (attempts start over); returns the count.
+
+        Take them from the sink first, e.g. ``service.dead_letters.take([...])`` for the
+        in-memory sink, so a replayed message is not also kept as dead.
+        """
+        runtime = self.runtime
+        count = 0
+        for record in records:
+            runtime.deliver_local(record.handler, record.envelope.for_attempt(1))
+            count += 1
+        return count
+
     def _before_start(self, what: str) -> None:
         if self._runtime is not None:
             raise ConfigurationError(f"cannot {what} after the service {self.name!r} started")
@@ -177,6 +239,10 @@ class Service:
             environment=self.settings.environment,
             group=self.group_id,
             transport=self.transport,
+            error_policy=self.error_policy,
+            dead_letters=self.dead_letters,
+            timeouts=self._timeouts,
+            shutdown_seconds=self.settings.shutdown_seconds,
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:

@@ -52,6 +52,7 @@ class MomentumSettings(BaseSettings):
 
     Attributes:
         environment: Deployment environment; its short form prefixes topic names.
+        shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
     """
@@ -61,6 +62,7 @@ class MomentumSettings(BaseSettings):
     )
 
     environment: str = "development"
+    shutdown_seconds: float = Field(default=30.0, ge=0)
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
 

@@ -14,7 +14,7 @@ runner = CliRunner()
 def test_demo_runs_every_step_and_exits_zero() -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "demo complete: all 10 checks passed" in result.output
+    assert "demo complete: all 12 checks passed" in result.output
     assert "✗" not in result.output
 
 

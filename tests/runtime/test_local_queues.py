@@ -9,6 +9,7 @@ from typing import Annotated
 import pytest
 
 from momentum import PartitionKey, Service, TrackingTimeoutError
+from momentum.runtime.policies import ErrorRule
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,11 @@ async def test_failures_in_queued_handlers_are_recorded_and_do_not_stop_the_lane
         handled.append(event.seq)
 
     service = Service("ticks", "Shop", local_queues={"concurrency": 1})
+    service.on_error(ErrorRule.on(RuntimeError).retry(1))
     service.add_handler(on_tick)
     async with service, service.tracked() as session:
         for seq in range(3):
             await service.bus.publish(Tick("same", seq))
-    assert handled == [0, 2]
-    assert [str(a.exception) for a in session.failed] == ["seq 1 fails"]
+    assert handled == [0, 2]  # seq 2 waited for seq 1 to be finished (dead-lettered)
+    assert [str(a.exception) for a in session.failed] == ["seq 1 fails"] * 2
+    assert len(session.dead_lettered) == 1

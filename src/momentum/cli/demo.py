@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from momentum.cli.app import app
+from momentum.runtime.dead_letters import InMemoryDeadLetters
 from momentum.runtime.tracking import ActivityLog
 from momentum.testing import InMemoryBroker, tracked
 
@@ -52,7 +53,7 @@ class Story:
                 continue
             name = type(item.message).__name__
             extra = f" by {item.handler.rsplit('.', 2)[-2]}" if item.handler else ""
-            if item.exception is not None:
+            if item.exception is not None and item.kind == "failed":
                 extra += f" [red]({type(item.exception).__name__}: {item.exception})[/]"
             self.say(f"[dim]{item.kind:>9}[/] {name}{extra}")
 
@@ -122,19 +123,35 @@ async def run_demo(console: Console) -> int:
             "notifications handled InvoicePaid and sent the receipt",
         )
 
-        story.step("A handler fails: the welcome email to a bouncing domain")
+        story.step("A handler keeps failing: retried with backoff, then dead-lettered")
+        story.say(f"[dim]notifications' error policy: {notify.error_policy}[/]")
         logging.getLogger("momentum").setLevel(logging.CRITICAL)
         async with tracked(app, notify) as log:
             other = await app.bus.invoke(CreateCashier(tenant, "Bob", "bob@bounce.example"))
         story.activity(log)
         story.expect(other.is_success, "the command itself succeeded (the failure is downstream)")
         story.expect(
-            len(log.failed) == 1 and "mailbox unavailable" in str(log.failed[0].exception),
-            "the failure was recorded with its exception",
+            len(log.failed) == 3 and len(log.retried) == 2 and len(log.dead_lettered) == 1,
+            "three attempts, two retries, one dead letter",
         )
+        dead = notify.dead_letters
+        assert isinstance(dead, InMemoryDeadLetters)
+        [record] = dead.records()
         story.say(
-            "[dim]retries and dead letters are not built yet: the failure is logged and "
-            "recorded, the message is not retried[/]"
+            f"dead letter #{record.id}: {record.envelope.message_type.rsplit('.', 1)[-1]} for "
+            f"{record.handler.rsplit('.', 1)[-1]}, {record.attempts} attempts, "
+            f"{record.exception_type.rsplit('.', 1)[-1]}: {record.exception_message}"
+        )
+
+        story.step("The mail server is fixed; the dead letter is replayed")
+        email.bouncing_domains.clear()
+        async with tracked(app, notify) as log:
+            replayed = await notify.replay_dead_letters(dead.take([record.id]))
+        story.activity(log)
+        story.expect(replayed == 1 and len(dead) == 0, "one dead letter replayed, none left")
+        story.expect(
+            ("bob@bounce.example", "Welcome, Bob!") in email.sent,
+            "the welcome email to Bob went out on replay",
         )
 
         story.step("Final counts")
@@ -152,8 +169,8 @@ async def run_demo(console: Console) -> int:
                 )
         console.print(table)
         story.expect(
-            sum(s.failures for s in notify.metrics.values()) == 1,
-            "exactly one failure in notifications",
+            sum(s.failures for s in notify.metrics.values()) == 3,
+            "notifications counted the three failed attempts",
         )
     return story.checks
 

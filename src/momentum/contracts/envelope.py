@@ -106,6 +106,22 @@ class Envelope:
         """When the envelope was created, as POSIX seconds."""
         return self._created
 
+    def for_attempt(self, attempts: int) -> Envelope:
+        """A copy of this envelope (same id and metadata) for another handling attempt."""
+        copy = Envelope(
+            self.message,
+            message_id=self.message_id,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            tenant_id=self.tenant_id,
+            headers=self.headers,
+            created=self._created,
+            attempts=attempts,
+            source=self.source,
+            origin=self.origin,
+        )
+        return copy
+
     def child(self, message: Any) -> Envelope:
         """An envelope for a message caused by this one (same correlation and tenant)."""
         parent_id = str(self.message_id)

@@ -9,6 +9,7 @@ handler of its type.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -20,11 +21,14 @@ from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import partition_key
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.dead_letters import DeadLetterSink, InMemoryDeadLetters
+from momentum.runtime.delivery import Delivery
 from momentum.runtime.discovery import Discovery
 from momentum.runtime.injection import Injector, ServiceRegistry
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
 from momentum.runtime.pipeline import HandlerChain, Invoker, Validator, bind
+from momentum.runtime.policies import ErrorPolicy
 from momentum.runtime.ports import Destination, Subscription, Transport
 from momentum.runtime.scheduler import InMemoryScheduler
 from momentum.runtime.tracking import Activity, ActivityLog
@@ -49,11 +53,22 @@ class BusRuntime:
         environment: str = "development",
         group: str | None = None,
         transport: Transport | None = None,
+        error_policy: ErrorPolicy | None = None,
+        dead_letters: DeadLetterSink | None = None,
+        timeouts: Sequence[tuple[float, tuple[type, ...] | None]] = (),
+        shutdown_seconds: float = 30.0,
     ) -> None:
         self.source = source
         self.environment = environment
         self.group = group or source
         self.transport = transport
+        self.dead_letters: DeadLetterSink = (
+            dead_letters if dead_letters is not None else InMemoryDeadLetters()
+        )
+        self.delivery = Delivery(
+            error_policy or ErrorPolicy(), self.dead_letters, timeouts, lambda: self.tracker
+        )
+        self.shutdown_seconds = shutdown_seconds
         self._topics: dict[type, str | None] = {}
         self.root_bus = MessageBus(self)
         self.tracker: ActivityLog | None = None
@@ -170,11 +185,20 @@ class BusRuntime:
             await self.transport.start(self.group, self.subscriptions(), self.receive)
 
     async def stop(self) -> None:
-        """Stop the transport, drain local queues, then stop workers and the scheduler."""
+        """Stop the transport, drain local queues (bounded), then stop workers and scheduler."""
         await self.scheduler.stop()
         if self.transport is not None:
             await self.transport.stop()
-        await self.pending.wait_idle()
+        try:
+            await asyncio.wait_for(self.pending.wait_idle(), self.shutdown_seconds)
+        except TimeoutError:
+            logger.warning(
+                "stopping %s after %g s with %d unfinished in-memory message(s), abandoned: %s",
+                self.source,
+                self.shutdown_seconds,
+                self.pending.count,
+                "; ".join(self.pending.describe()),
+            )
         for queue in self._queues.values():
             await queue.stop()
 
@@ -233,26 +257,22 @@ class BusRuntime:
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
         description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
-        queue.enqueue(QueuedWork(partial(self._deliver, chain, envelope), description, key))
+        queue.enqueue(QueuedWork(self.delivery.local(chain, envelope), description, key))
 
-    async def _deliver(self, chain: HandlerChain, envelope: Envelope) -> None:
-        try:
-            await chain.dispatch(envelope)
-        except Exception as exc:
-            logger.warning(
-                "%s failed handling %s %s (%s: %s); not retried: no error policy configured",
-                chain.name,
-                envelope.message_type,
-                envelope.message_id,
-                type(exc).__name__,
-                exc,
-            )
+    def deliver_local(self, handler: str, envelope: Envelope) -> None:
+        """Queue ``envelope`` for the handler named ``handler`` (dead-letter replay)."""
+        for chains in self.chains.values():
+            for chain in chains:
+                if chain.name == handler:
+                    self._enqueue(chain, envelope, partition_key(envelope.message))
+                    return
+        raise HandlerNotFoundError(type(envelope.message), self._packages)
 
-    async def receive(self, envelope: Envelope) -> None:
-        """Handle an inbound message from the transport with every local handler, in turn."""
-        self._record("received", envelope)
-        for chain in self.handlers_for(type(envelope.message)):
-            await self._deliver(chain, envelope)
+    async def receive(self, envelope: Envelope) -> float | None:
+        """Handle an inbound message with every local handler (the transport's Receiver)."""
+        if not self.delivery.in_progress(envelope):
+            self._record("received", envelope)
+        return await self.delivery.inbound(envelope, self.handlers_for(type(envelope.message)))
 
     async def cascade(self, bus: MessageBus, messages: Iterable[Any]) -> None:
         """Send cascaded commands and publish every other cascaded message, in order."""

@@ -90,5 +90,6 @@ class InMemoryTransport:
         if self._group is not None:
             self.broker.unsubscribe(self._group)
         if self._queue is not None:
+            await self._queue.drain()
             await self._queue.stop()
         self._group = self._queue = None

@@ -8,8 +8,13 @@ from typing import Protocol, runtime_checkable
 
 from momentum.contracts.envelope import Envelope
 
-Receiver = Callable[[Envelope], Awaitable[None]]
-"""Called by a transport for each inbound message; returns once every handler is done."""
+Receiver = Callable[[Envelope], Awaitable[float | None]]
+"""Called by a transport for each inbound message. Returns ``None`` once the message is
+finished (every handler succeeded, or its failure was dead-lettered or discarded): only then
+may the transport commit it. Returns a delay in seconds when a handler asked for a delayed
+retry: the transport must deliver the same envelope again after that delay, and keep later
+messages with the same key waiting behind it (the runtime remembers which handlers already
+succeeded and how many attempts each made)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,17 @@ from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import MomentumError
 
 ActivityKind = Literal[
-    "invoked", "sent", "published", "scheduled", "received", "handled", "failed", "no-route"
+    "invoked",
+    "sent",
+    "published",
+    "scheduled",
+    "received",
+    "handled",
+    "failed",
+    "retried",
+    "dead-lettered",
+    "discarded",
+    "no-route",
 ]
 M = TypeVar("M")
 
@@ -81,6 +91,21 @@ class ActivityLog:
     def failed(self) -> list[Activity]:
         """Handler executions that raised."""
         return self._of("failed")
+
+    @property
+    def retried(self) -> list[Activity]:
+        """Failures followed by another attempt (inline or delayed)."""
+        return self._of("retried")
+
+    @property
+    def dead_lettered(self) -> list[Activity]:
+        """Messages moved to dead letters."""
+        return self._of("dead-lettered")
+
+    @property
+    def discarded(self) -> list[Activity]:
+        """Messages dropped by an error rule."""
+        return self._of("discarded")
 
     @property
     def no_route(self) -> list[Activity]:

@@ -1,0 +1,210 @@
+"""Running one handler for one message under the service's error policy.
+
+A failed attempt is matched against the error rules (handler, then message type, then global,
+then the default); the rule's slot for that attempt says: retry inline, retry after a delay
+(returned to the caller, which parks the key), or stop: dead-letter or discard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from momentum.contracts.envelope import Envelope
+from momentum.runtime.dead_letters import DeadLetterRecord, DeadLetterSink
+from momentum.runtime.pipeline import HandlerChain
+from momentum.runtime.policies import (
+    DeadLetter,
+    Discard,
+    ErrorPolicy,
+    ErrorRule,
+    RetryAfter,
+    RetryInline,
+    choose,
+)
+from momentum.runtime.tracking import Activity, ActivityLog
+
+logger = logging.getLogger("momentum.errors")
+
+
+class Delivery:
+    """Applies the error policy, handler timeouts and dead letters to handler executions."""
+
+    def __init__(
+        self,
+        policy: ErrorPolicy,
+        dead_letters: DeadLetterSink,
+        timeouts: Sequence[tuple[float, tuple[type, ...] | None]],
+        tracker: Callable[[], ActivityLog | None],
+    ) -> None:
+        self.policy = policy
+        self.dead_letters = dead_letters
+        self._timeouts = list(timeouts)
+        self._tracker = tracker
+        self._rules: dict[str, list[ErrorRule]] = {}
+        self._limits: dict[str, float | None] = {}
+        self._first_failure: dict[tuple[uuid.UUID | int, str], float] = {}
+        # inbound messages whose handlers are not all finished: message id -> handler -> attempt
+        self._inbound: dict[uuid.UUID, dict[str, int]] = {}
+
+    def _record(self, kind: Any, envelope: Envelope, chain: HandlerChain, exc: Exception) -> None:
+        tracker = self._tracker()
+        if tracker is not None:
+            tracker.record(Activity(kind, envelope.message, envelope, chain.name, exc))
+
+    def _rules_for(self, chain: HandlerChain) -> list[ErrorRule]:
+        rules = self._rules.get(chain.name)
+        if rules is None:
+            rules = self._rules[chain.name] = self.policy.rules_for(chain.message_type, chain.name)
+        return rules
+
+    def _timeout_for(self, chain: HandlerChain) -> float | None:
+        if chain.name not in self._limits:
+            matching = [
+                seconds
+                for seconds, types in self._timeouts
+                if types is None or issubclass(chain.message_type, types)
+            ]
+            self._limits[chain.name] = min(matching) if matching else None
+        return self._limits[chain.name]
+
+    async def attempt(
+        self, chain: HandlerChain, envelope: Envelope, attempt: int
+    ) -> tuple[float | None, int]:
+        """Run ``chain`` from attempt ``attempt`` on.
+
+        Returns ``(None, _)`` when finished (handled, dead-lettered or discarded), or
+        ``(delay, next_attempt)`` when the rule asks for a delayed retry.
+        """
+        limit = self._timeout_for(chain)
+        env = envelope if envelope.attempts == attempt else envelope.for_attempt(attempt)
+        key = (id(envelope) if not envelope.has_message_id else envelope.message_id, chain.name)
+        while True:
+            try:
+                if limit is None:
+                    await chain.dispatch(env)
+                else:
+                    await self._dispatch_within(chain, env, limit)
+            except Exception as exc:
+                self._first_failure.setdefault(key, time.time())
+                rule = choose(self._rules_for(chain), exc)
+                action = rule.action_for(attempt)
+                if isinstance(action, RetryInline):
+                    self._record("retried", env, chain, exc)
+                    attempt += 1
+                    env = env.for_attempt(attempt)
+                    continue
+                if isinstance(action, RetryAfter):
+                    self._record("retried", env, chain, exc)
+                    delay = action.delay()
+                    logger.info(
+                        "%s failed on %s %s (attempt %d, %s); retrying after %.3f s",
+                        chain.name,
+                        env.message_type,
+                        env.message_id,
+                        attempt,
+                        type(exc).__name__,
+                        delay,
+                    )
+                    return delay, attempt + 1
+                first = self._first_failure.pop(key, time.time())
+                await self._give_up(action, rule, chain, env, exc, attempt, first)
+                return None, attempt
+            self._first_failure.pop(key, None)
+            return None, attempt
+
+    async def _dispatch_within(self, chain: HandlerChain, env: Envelope, limit: float) -> None:
+        timeout = asyncio.timeout(limit)
+        try:
+            async with timeout:
+                await chain.dispatch(env)
+        except TimeoutError as exc:
+            if timeout.expired():  # cancelled from here: the chain saw CancelledError instead
+                exc.add_note(f"momentum: {chain.name} exceeded its {limit:g} s handler timeout")
+                self._record("failed", env, chain, exc)
+            raise
+
+    async def _give_up(
+        self,
+        action: DeadLetter | Discard,
+        rule: ErrorRule,
+        chain: HandlerChain,
+        env: Envelope,
+        exc: Exception,
+        attempts: int,
+        first_failed_at: float,
+    ) -> None:
+        if isinstance(action, Discard):
+            self._record("discarded", env, chain, exc)
+            logger.warning(
+                "%s discarded %s %s after %d attempt(s) (%s: %s) by rule %r",
+                chain.name,
+                env.message_type,
+                env.message_id,
+                attempts,
+                type(exc).__name__,
+                exc,
+                str(rule),
+            )
+            return
+        reason = "retries-exhausted" if rule.slots else "not-retried"
+        record = DeadLetterRecord.of(
+            env, chain.name, exc, attempts=attempts, first_failed_at=first_failed_at, reason=reason
+        )
+        await self.dead_letters.add(record)
+        self._record("dead-lettered", env, chain, exc)
+        logger.warning(
+            "%s moved %s %s to dead letters after %d attempt(s): %s: %s",
+            chain.name,
+            env.message_type,
+            env.message_id,
+            attempts,
+            type(exc).__name__,
+            exc,
+        )
+
+    def in_progress(self, envelope: Envelope) -> bool:
+        """Whether an earlier delivery of this inbound message is still unfinished."""
+        return envelope.has_message_id and envelope.message_id in self._inbound
+
+    async def inbound(self, envelope: Envelope, chains: Sequence[HandlerChain]) -> float | None:
+        """Run every handler of an inbound message that has not finished yet (see Receiver)."""
+        progress = self._inbound.setdefault(envelope.message_id, {})
+        for chain in chains:
+            attempt = progress.get(chain.name, 1)
+            if attempt == 0:
+                continue  # finished on an earlier delivery of this envelope
+            delay, next_attempt = await self.attempt(chain, envelope, attempt)
+            if delay is not None:
+                progress[chain.name] = next_attempt
+                return delay
+            progress[chain.name] = 0
+        del self._inbound[envelope.message_id]
+        return None
+
+    def local(self, chain: HandlerChain, envelope: Envelope) -> LocalAttempts:
+        """The work a local queue runs (and re-runs after delays) for one handler."""
+        return LocalAttempts(self, chain, envelope)
+
+
+class LocalAttempts:
+    """One handler's attempts at one message in a local queue; remembers the next attempt."""
+
+    __slots__ = ("chain", "delivery", "envelope", "next_attempt")
+
+    def __init__(self, delivery: Delivery, chain: HandlerChain, envelope: Envelope) -> None:
+        self.delivery = delivery
+        self.chain = chain
+        self.envelope = envelope
+        self.next_attempt = 1
+
+    async def __call__(self) -> float | None:
+        """Run the next attempt(s); ``None`` when finished, else the delay to wait."""
+        delay, self.next_attempt = await self.delivery.attempt(
+            self.chain, self.envelope, self.next_attempt
+        )
+        return delay
