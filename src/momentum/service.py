@@ -23,6 +23,7 @@ from momentum.contracts.naming import (
     validate_service_name,
 )
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.core import BusRuntime
 from momentum.runtime.dead_letters import DeadLetterRecord, DeadLetterSink, InMemoryDeadLetters
 from momentum.runtime.discovery import Candidate, discover
@@ -84,6 +85,7 @@ class Service:
         )
         self._rules: list[ScopedRule] = []
         self._timeouts: list[tuple[float, tuple[type, ...] | None]] = []
+        self._breaker: CircuitBreakerSettings | None = None
         self._registry = ServiceRegistry()
         self._extra_handlers: list[Callable[..., Any]] = []
         self._middleware: list[MiddlewareRegistration] = []
@@ -170,6 +172,15 @@ class Service:
         types = tuple(message_types) if message_types is not None else None
         self._timeouts.append((seconds, types))
 
+    def circuit_breaker(self, settings: CircuitBreakerSettings | None = None) -> None:
+        """Pause the transport listener while handlers keep failing (see CircuitBreakerSettings).
+
+        Needs a transport that can pause (Kafka, in-memory); its state is on
+        ``service.runtime.circuit_breaker`` once started.
+        """
+        self._before_start("configure the circuit breaker")
+        self._breaker = settings or CircuitBreakerSettings()
+
     @property
     def error_policy(self) -> ErrorPolicy:
         """The rules in force, most specific first (``str()`` reads them in plain words)."""
@@ -243,6 +254,7 @@ class Service:
             dead_letters=self.dead_letters,
             timeouts=self._timeouts,
             shutdown_seconds=self.settings.shutdown_seconds,
+            circuit_breaker=self._breaker,
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:

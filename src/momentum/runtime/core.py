@@ -16,11 +16,16 @@ from functools import partial
 from typing import Any
 
 from momentum.contracts.envelope import Envelope
-from momentum.contracts.errors import HandlerConfigurationError, HandlerNotFoundError
+from momentum.contracts.errors import (
+    ConfigurationError,
+    HandlerConfigurationError,
+    HandlerNotFoundError,
+)
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import partition_key
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
 from momentum.runtime.dead_letters import DeadLetterSink, InMemoryDeadLetters
 from momentum.runtime.delivery import Delivery
 from momentum.runtime.discovery import Discovery
@@ -29,7 +34,7 @@ from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
 from momentum.runtime.pipeline import HandlerChain, Invoker, Validator, bind
 from momentum.runtime.policies import ErrorPolicy
-from momentum.runtime.ports import Destination, Subscription, Transport
+from momentum.runtime.ports import Destination, PausableTransport, Subscription, Transport
 from momentum.runtime.scheduler import InMemoryScheduler
 from momentum.runtime.tracking import Activity, ActivityLog
 
@@ -57,6 +62,7 @@ class BusRuntime:
         dead_letters: DeadLetterSink | None = None,
         timeouts: Sequence[tuple[float, tuple[type, ...] | None]] = (),
         shutdown_seconds: float = 30.0,
+        circuit_breaker: CircuitBreakerSettings | None = None,
     ) -> None:
         self.source = source
         self.environment = environment
@@ -69,6 +75,8 @@ class BusRuntime:
             error_policy or ErrorPolicy(), self.dead_letters, timeouts, lambda: self.tracker
         )
         self.shutdown_seconds = shutdown_seconds
+        self.circuit_breaker: CircuitBreaker | None = None
+        self._breaker_settings = circuit_breaker
         self._topics: dict[type, str | None] = {}
         self.root_bus = MessageBus(self)
         self.tracker: ActivityLog | None = None
@@ -182,11 +190,32 @@ class BusRuntime:
         for queue in self._queues.values():
             queue.start()
         if self.transport is not None:
+            self._attach_breaker(self.transport)
             await self.transport.start(self.group, self.subscriptions(), self.receive)
+
+    def _attach_breaker(self, transport: Transport) -> None:
+        if self._breaker_settings is None:
+            return
+        if not isinstance(transport, PausableTransport):
+            raise ConfigurationError(
+                f"a circuit breaker needs a transport that can pause; {transport.name} cannot"
+            )
+        breaker = CircuitBreaker(
+            f"{self.group}/{transport.name}",
+            self._breaker_settings,
+            transport.pause,
+            transport.resume,
+        )
+        self.circuit_breaker = breaker
+        self.delivery.inbound_outcome = breaker.record
 
     async def stop(self) -> None:
         """Stop the transport, drain local queues (bounded), then stop workers and scheduler."""
         await self.scheduler.stop()
+        if self.circuit_breaker is not None:
+            self.circuit_breaker.close()
+            if self.transport is not None and isinstance(self.transport, PausableTransport):
+                self.transport.resume()  # let in-flight work drain
         if self.transport is not None:
             await self.transport.stop()
         try:

@@ -50,6 +50,7 @@ class Delivery:
         self._first_failure: dict[tuple[uuid.UUID | int, str], float] = {}
         # inbound messages whose handlers are not all finished: message id -> handler -> attempt
         self._inbound: dict[uuid.UUID, dict[str, int]] = {}
+        self.inbound_outcome: Callable[[bool], None] | None = None  # e.g. a circuit breaker
 
     def _record(self, kind: Any, envelope: Envelope, chain: HandlerChain, exc: Exception) -> None:
         tracker = self._tracker()
@@ -73,7 +74,11 @@ class Delivery:
         return self._limits[chain.name]
 
     async def attempt(
-        self, chain: HandlerChain, envelope: Envelope, attempt: int
+        self,
+        chain: HandlerChain,
+        envelope: Envelope,
+        attempt: int,
+        outcome: Callable[[bool], None] | None = None,
     ) -> tuple[float | None, int]:
         """Run ``chain`` from attempt ``attempt`` on.
 
@@ -90,6 +95,8 @@ class Delivery:
                 else:
                     await self._dispatch_within(chain, env, limit)
             except Exception as exc:
+                if outcome is not None:
+                    outcome(False)
                 self._first_failure.setdefault(key, time.time())
                 rule = choose(self._rules_for(chain), exc)
                 action = rule.action_for(attempt)
@@ -114,6 +121,8 @@ class Delivery:
                 first = self._first_failure.pop(key, time.time())
                 await self._give_up(action, rule, chain, env, exc, attempt, first)
                 return None, attempt
+            if outcome is not None:
+                outcome(True)
             self._first_failure.pop(key, None)
             return None, attempt
 
@@ -178,7 +187,7 @@ class Delivery:
             attempt = progress.get(chain.name, 1)
             if attempt == 0:
                 continue  # finished on an earlier delivery of this envelope
-            delay, next_attempt = await self.attempt(chain, envelope, attempt)
+            delay, next_attempt = await self.attempt(chain, envelope, attempt, self.inbound_outcome)
             if delay is not None:
                 progress[chain.name] = next_attempt
                 return delay

@@ -81,6 +81,16 @@ class InMemoryTransport:
             raise TransportError("in-memory transport is not started")
         self.broker.publish(envelope, destination)
 
+    def pause(self) -> None:
+        """Stop delivering to this service (messages keep queueing)."""
+        if self._queue is not None:
+            self._queue.pause()
+
+    def resume(self) -> None:
+        """Deliver again after :meth:`pause`."""
+        if self._queue is not None:
+            self._queue.resume()
+
     async def wait_idle(self) -> None:
         """Return once every queued delivery on the broker is handled."""
         await self.broker.pending.wait_idle()

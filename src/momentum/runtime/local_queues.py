@@ -106,6 +106,7 @@ class _Lane:
 
     async def work(self) -> None:
         while True:
+            await self.queue.flowing.wait()
             item = await self.fifo.get()
             key = item.work.key
             if item.resume:
@@ -159,6 +160,8 @@ class LocalQueue:
         self._timers: set[asyncio.TimerHandle] = set()
         self._next_lane = itertools.cycle(range(concurrency))
         self._accepting = False
+        self.flowing = asyncio.Event()
+        self.flowing.set()
 
     def start(self) -> None:
         """Start one worker task per lane."""
@@ -196,6 +199,14 @@ class LocalQueue:
     def parked_keys(self) -> int:
         """How many keys currently wait for a delayed retry."""
         return sum(len(lane.parked) for lane in self._lanes)
+
+    def pause(self) -> None:
+        """Stop starting new work (what runs finishes; enqueueing still works)."""
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        """Start work again after :meth:`pause`."""
+        self.flowing.set()
 
     async def drain(self) -> None:
         """Return once everything queued, running or parked in this queue is finished."""

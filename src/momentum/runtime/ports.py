@@ -66,3 +66,16 @@ class Transport(Protocol):
     async def stop(self) -> None:
         """Finish in-flight work, commit progress and disconnect."""
         ...
+
+
+@runtime_checkable
+class PausableTransport(Protocol):
+    """A transport whose consumption can be paused without leaving its consumer group."""
+
+    def pause(self) -> None:
+        """Stop handing inbound messages to the receiver (in-flight ones finish)."""
+        ...
+
+    def resume(self) -> None:
+        """Hand inbound messages to the receiver again."""
+        ...
