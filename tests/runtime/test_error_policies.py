@@ -23,7 +23,7 @@ from momentum.runtime.policies import (
     RetryInline,
     ScopedRule,
 )
-from momentum.testing import InMemoryBroker, tracked
+from momentum.testing import InMemoryBroker, InMemoryTransport, tracked
 
 
 @dataclass(frozen=True)
@@ -251,3 +251,40 @@ async def test_transport_deliveries_retry_per_handler_and_keep_key_order() -> No
     assert first_calls == [0, 1, 2]  # the succeeded handler did not run again on retries
     assert second_calls == [0, 0, 0, 1, 2]
     assert len(session.received) == 3 and len(session.retried) == 2
+
+
+async def test_pause_listener_slot_stops_consumption_then_retries() -> None:
+    broker = InMemoryBroker(concurrency=2)
+    attempts: list[int] = []
+    others: list[int] = []
+    failed_once = asyncio.Event()
+    receiver = Service("receiver", "Logistics", transport=broker.transport())
+
+    async def on_parcel(event: ParcelShipped) -> None:
+        if event.warehouse == "db":
+            attempts.append(event.seq)
+            if len(attempts) == 1:
+                failed_once.set()
+                raise ConnectionError("database down")
+        else:
+            others.append(event.seq)
+
+    receiver.add_handler(on_parcel)
+    rule = ErrorRule.on(ConnectionError).pause_listener(0.2)
+    assert str(rule) == (
+        "on ConnectionError: pause the listener for 200 ms, then move to dead letters"
+    )
+    receiver.on_error(rule)
+    sender = Service("sender", "Logistics", transport=broker.transport())
+    async with sender, receiver:
+        transport = receiver.transport
+        assert isinstance(transport, InMemoryTransport)
+        async with tracked(sender, receiver) as session:
+            await sender.bus.publish(ParcelShipped("db", 1))
+            await asyncio.wait_for(failed_once.wait(), 5)
+            for seq in range(3):
+                await sender.bus.publish(ParcelShipped(f"other{seq}", seq))
+            await asyncio.sleep(0)  # let the failure's policy run: the listener pauses
+            assert transport.paused and others == []
+    assert attempts == [1, 1] and sorted(others) == [0, 1, 2]
+    assert len(session.retried) == 1 and session.dead_lettered == []

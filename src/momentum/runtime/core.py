@@ -76,6 +76,7 @@ class BusRuntime:
         )
         self.shutdown_seconds = shutdown_seconds
         self.circuit_breaker: CircuitBreaker | None = None
+        self._pause_timers: set[asyncio.TimerHandle] = set()
         self._breaker_settings = circuit_breaker
         self._topics: dict[type, str | None] = {}
         self.root_bus = MessageBus(self)
@@ -191,7 +192,22 @@ class BusRuntime:
             queue.start()
         if self.transport is not None:
             self._attach_breaker(self.transport)
+            if isinstance(self.transport, PausableTransport):
+                self.delivery.pause_listener = self._pause_for
             await self.transport.start(self.group, self.subscriptions(), self.receive)
+
+    def _pause_for(self, seconds: float) -> None:
+        """Pause the transport listener now and resume it after ``seconds``."""
+        transport = self.transport
+        assert isinstance(transport, PausableTransport)
+        transport.pause()
+
+        def resume() -> None:
+            self._pause_timers.discard(handle)
+            transport.resume()
+
+        handle = asyncio.get_running_loop().call_later(seconds, resume)
+        self._pause_timers.add(handle)
 
     def _attach_breaker(self, transport: Transport) -> None:
         if self._breaker_settings is None:
@@ -212,6 +228,11 @@ class BusRuntime:
     async def stop(self) -> None:
         """Stop the transport, drain local queues (bounded), then stop workers and scheduler."""
         await self.scheduler.stop()
+        for handle in self._pause_timers:
+            handle.cancel()
+        if self._pause_timers and isinstance(self.transport, PausableTransport):
+            self.transport.resume()  # let in-flight work drain
+        self._pause_timers.clear()
         if self.circuit_breaker is not None:
             self.circuit_breaker.close()
             if self.transport is not None and isinstance(self.transport, PausableTransport):

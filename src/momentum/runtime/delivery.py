@@ -22,6 +22,7 @@ from momentum.runtime.policies import (
     Discard,
     ErrorPolicy,
     ErrorRule,
+    PauseListener,
     RetryAfter,
     RetryInline,
     choose,
@@ -51,6 +52,7 @@ class Delivery:
         # inbound messages whose handlers are not all finished: message id -> handler -> attempt
         self._inbound: dict[uuid.UUID, dict[str, int]] = {}
         self.inbound_outcome: Callable[[bool], None] | None = None  # e.g. a circuit breaker
+        self.pause_listener: Callable[[float], None] | None = None  # set with a transport
 
     def _record(self, kind: Any, envelope: Envelope, chain: HandlerChain, exc: Exception) -> None:
         tracker = self._tracker()
@@ -79,6 +81,7 @@ class Delivery:
         envelope: Envelope,
         attempt: int,
         outcome: Callable[[bool], None] | None = None,
+        pause: Callable[[float], None] | None = None,
     ) -> tuple[float | None, int]:
         """Run ``chain`` from attempt ``attempt`` on.
 
@@ -105,6 +108,20 @@ class Delivery:
                     attempt += 1
                     env = env.for_attempt(attempt)
                     continue
+                if isinstance(action, PauseListener):
+                    self._record("retried", env, chain, exc)
+                    if pause is not None:
+                        pause(action.seconds)
+                    logger.warning(
+                        "%s failed on %s %s (attempt %d, %s); %s",
+                        chain.name,
+                        env.message_type,
+                        env.message_id,
+                        attempt,
+                        type(exc).__name__,
+                        action,
+                    )
+                    return action.seconds, attempt + 1
                 if isinstance(action, RetryAfter):
                     self._record("retried", env, chain, exc)
                     delay = action.delay()
@@ -187,7 +204,9 @@ class Delivery:
             attempt = progress.get(chain.name, 1)
             if attempt == 0:
                 continue  # finished on an earlier delivery of this envelope
-            delay, next_attempt = await self.attempt(chain, envelope, attempt, self.inbound_outcome)
+            delay, next_attempt = await self.attempt(
+                chain, envelope, attempt, self.inbound_outcome, self.pause_listener
+            )
             if delay is not None:
                 progress[chain.name] = next_attempt
                 return delay

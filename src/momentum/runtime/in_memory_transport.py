@@ -86,6 +86,11 @@ class InMemoryTransport:
         if self._queue is not None:
             self._queue.pause()
 
+    @property
+    def paused(self) -> bool:
+        """Whether deliveries to this service are paused."""
+        return self._queue is not None and not self._queue.flowing.is_set()
+
     def resume(self) -> None:
         """Deliver again after :meth:`pause`."""
         if self._queue is not None:

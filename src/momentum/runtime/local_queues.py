@@ -106,8 +106,8 @@ class _Lane:
 
     async def work(self) -> None:
         while True:
-            await self.queue.flowing.wait()
             item = await self.fifo.get()
+            await self.queue.flowing.wait()  # after get: a pause while waiting must hold too
             key = item.work.key
             if item.resume:
                 assert key is not None

@@ -55,6 +55,22 @@ class RetryAfter:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseListener:
+    """Pause the transport listener for ``seconds`` (a dependency is down), then retry.
+
+    On messages from a local queue it acts like :class:`RetryAfter`.
+
+    Attributes:
+        seconds: How long consumption stops.
+    """
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"pause the listener for {_seconds(self.seconds)}"
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Stop retrying; store the message with its failure for inspection and replay."""
 
@@ -70,7 +86,8 @@ class Discard:
         return "discard"
 
 
-Action = RetryInline | RetryAfter | DeadLetter | Discard
+Action = RetryInline | RetryAfter | PauseListener | DeadLetter | Discard
+Slot = RetryInline | RetryAfter | PauseListener
 
 
 def _seconds(value: float) -> str:
@@ -104,7 +121,7 @@ class ErrorRule:
     """
 
     exception_types: tuple[type[BaseException], ...]
-    slots: tuple[RetryInline | RetryAfter, ...] = ()
+    slots: tuple[Slot, ...] = ()
     end: End = "dead-letter"
     predicate: Callable[[BaseException], bool] | None = field(default=None, compare=False)
     description: str = ""
@@ -140,6 +157,10 @@ class ErrorRule:
         delays = backoff(attempts, initial=initial, factor=factor, maximum=maximum, jitter=jitter)
         return replace(self, slots=self.slots + delays)
 
+    def pause_listener(self, seconds: float) -> ErrorRule:
+        """Add a slot that pauses the transport listener for ``seconds``, then retries."""
+        return replace(self, slots=(*self.slots, PauseListener(seconds)))
+
     def dead_letter(self) -> ErrorRule:
         """End in the dead letters (the default end)."""
         return replace(self, end="dead-letter")
@@ -172,7 +193,7 @@ class ErrorRule:
         return f"on {names}{when}: " + (f"{steps}, then {end}" if steps else end)
 
 
-def _describe_slots(slots: Sequence[RetryInline | RetryAfter]) -> str:
+def _describe_slots(slots: Sequence[Slot]) -> str:
     parts: list[str] = []
     i = 0
     while i < len(slots):
@@ -183,6 +204,9 @@ def _describe_slots(slots: Sequence[RetryInline | RetryAfter]) -> str:
                 run += 1
             parts.append("retry inline" + (f" {run} times" if run > 1 else ""))
             i += run
+        elif isinstance(slot, PauseListener):
+            parts.append(str(slot))
+            i += 1
         else:
             delays = []
             while i < len(slots) and isinstance(slots[i], RetryAfter):
