@@ -106,3 +106,107 @@ class UnknownMessageTypeError(SerializationError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class MessageEncodeError(SerializationError):
+    """A message could not be written to its wire form (unsupported value, naive datetime...).
+
+    Attributes:
+        reason: ``encode-failed``.
+        message_type: The class being encoded, when known.
+    """
+
+    reason: str = "encode-failed"
+
+    def __init__(self, message: str, *, message_type: type | None = None) -> None:
+        super().__init__(message)
+        self.message_type = message_type
+
+
+class MessageDecodeError(SerializationError):
+    """An inbound record could not be turned into a message; dead-letter material.
+
+    Attributes:
+        reason: Short machine-usable code (``invalid-cloudevent``, ``unsupported-specversion``,
+            ``unsupported-content-type``, ``unknown-type``, ``invalid-json``,
+            ``schema-mismatch``), constant per subclass.
+    """
+
+    reason: str = "decode-failed"
+
+
+class InvalidCloudEventError(MessageDecodeError):
+    """A required CloudEvents attribute is missing or garbled, or the record is no CloudEvent.
+
+    Attributes:
+        attribute: The offending attribute (``id``, ``source``, ``time``...), when known.
+    """
+
+    reason = "invalid-cloudevent"
+
+    def __init__(self, message: str, *, attribute: str | None = None) -> None:
+        super().__init__(message)
+        self.attribute = attribute
+
+
+class UnsupportedSpecVersionError(InvalidCloudEventError):
+    """The record is a CloudEvent of a ``specversion`` other than ``1.0``."""
+
+    reason = "unsupported-specversion"
+
+
+class UnsupportedContentTypeError(InvalidCloudEventError):
+    """The event's data is not JSON (``content-type`` / ``datacontenttype``)."""
+
+    reason = "unsupported-content-type"
+
+
+class UnknownCloudEventTypeError(MessageDecodeError, UnknownMessageTypeError):
+    """The record's ``ce_type`` names no registered class; consumers usually skip it.
+
+    Attributes:
+        type_name: The unknown wire type name.
+    """
+
+    reason = "unknown-type"
+
+    def __init__(self, message: str, *, type_name: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class InvalidJsonError(MessageDecodeError):
+    """The payload is not well-formed JSON.
+
+    Attributes:
+        message_type: The class the payload was meant for.
+    """
+
+    reason = "invalid-json"
+
+    def __init__(self, message: str, *, message_type: type | None = None) -> None:
+        super().__init__(message)
+        self.message_type = message_type
+
+
+class SchemaMismatchError(MessageDecodeError):
+    """The payload is JSON but does not fit the message class (missing field, wrong type...).
+
+    Attributes:
+        message_type: The class the payload was meant for.
+        problems: ``(field path, what is wrong)`` pairs, e.g. ``("cashier.cashierId",
+            "Field required")``.
+    """
+
+    reason = "schema-mismatch"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        message_type: type | None = None,
+        problems: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message_type = message_type
+        self.problems = tuple(problems)

@@ -1,0 +1,463 @@
+"""CloudEvents 1.0 over Kafka: an :class:`Envelope` to a record value and headers, and back.
+
+Out: binary content mode (DESIGN.md section 2). The value is the message as JSON (see
+:mod:`momentum.contracts.serialization`); the headers are, in this order:
+
+================== ==========================================================================
+``ce_specversion`` ``1.0``
+``ce_id``          the message id (a UUID, canonical lower-case form)
+``ce_type``        :func:`message_type_name` of the message class
+``ce_source``      ``envelope.source``, the producing service's URN (``/app_domain/app-domain``)
+``ce_time``        ``envelope.created`` as RFC 3339 UTC with microseconds
+                   (``2024-05-01T12:00:00.000000Z``)
+``content-type``   ``application/json``
+``ce_tenantid``    ``envelope.tenant_id``, when set (extension attribute ``tenantid``)
+``ce_correlationid`` / ``ce_causationid``  when set (extensions ``correlationid``,
+                   ``causationid``)
+``ce_attempts``    ``envelope.attempts`` in decimal, only when it is not 1 (extension
+                   ``attempts``: a record re-published for a retry says how often it was tried)
+``ce_traceparent`` / ``ce_tracestate``  from ``envelope.headers["traceparent"/"tracestate"]``
+                   (the Distributed Tracing extension)
+================== ==========================================================================
+
+Every other envelope header is written as a plain Kafka header, name and UTF-8 value as is;
+a header whose name is one of the above is left out (the envelope's own value wins). No
+``ce_subject`` is written: the subject a consumer would filter on is the partition key, which
+is already the Kafka record key.
+
+In: binary mode (a ``ce_specversion`` header) or structured mode (``content-type:
+application/cloudevents+json``, the event as one JSON object with ``data`` or
+``data_base64``). A record without ``ce_specversion`` whose content type is JSON or absent
+and whose value is a JSON object with a ``specversion`` member is read as structured too: the
+CloudEvents SDK's v1 Kafka binding writes structured events that way. Unknown attributes
+and extensions are kept in ``envelope.headers`` as ``ce_<name>`` (so re-encoding writes them
+back unchanged), other Kafka headers under their own name. An ``id`` that is not a UUID
+(allowed by CloudEvents) becomes the name-based UUID ``uuid5(NAMESPACE_URL, f"{source}#{id}")``:
+stable, so inbox de-duplication keeps working.
+
+Failures raise :class:`MessageDecodeError` subclasses whose ``reason`` is machine-usable:
+``invalid-cloudevent``, ``unsupported-specversion``, ``unsupported-content-type``,
+``unknown-type`` (consumers skip these), ``invalid-json`` and ``schema-mismatch``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from momentum.contracts import serialization
+from momentum.contracts.envelope import Envelope, Origin
+from momentum.contracts.errors import (
+    InvalidCloudEventError,
+    InvalidJsonError,
+    MessageEncodeError,
+    UnknownCloudEventTypeError,
+    UnknownMessageTypeError,
+    UnsupportedContentTypeError,
+    UnsupportedSpecVersionError,
+)
+from momentum.contracts.message_types import MessageTypeRegistry, message_type_name
+from momentum.contracts.serialization import DEFAULT_CASING, Casing
+
+Headers = list[tuple[str, bytes]]
+"""Kafka record headers as confluent-kafka takes them."""
+
+InboundHeaders = Iterable[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
+"""Kafka record headers as a client returns them (a list of pairs, or a dict)."""
+
+SPEC_VERSION: Final = "1.0"
+JSON_CONTENT_TYPE: Final = "application/json"
+STRUCTURED_CONTENT_TYPE: Final = "application/cloudevents+json"
+PREFIX: Final = "ce_"
+TENANT: Final = "tenantid"
+CORRELATION: Final = "correlationid"
+CAUSATION: Final = "causationid"
+ATTEMPTS: Final = "attempts"
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+
+_SPEC_HEADER: Final = (f"{PREFIX}specversion", SPEC_VERSION.encode())
+_CONTENT_TYPE_HEADER: Final = ("content-type", JSON_CONTENT_TYPE.encode())
+_ID: Final = f"{PREFIX}id"
+_TIME: Final = f"{PREFIX}time"
+_TENANT: Final = PREFIX + TENANT
+_CORRELATION: Final = PREFIX + CORRELATION
+_CAUSATION: Final = PREFIX + CAUSATION
+_ATTEMPTS: Final = PREFIX + ATTEMPTS
+_CORE: Final = frozenset({"specversion", "id", "type", "source", "time", "datacontenttype"})
+_KNOWN: Final = _CORE | {TENANT, CORRELATION, CAUSATION, ATTEMPTS, *TRACE_HEADERS}
+_RESERVED: Final = frozenset({"content-type", *(PREFIX + name for name in _KNOWN)})
+_JSON_MEDIA: Final = re.compile(r"(application|text)/([a-z0-9.+-]+\+)?json", re.IGNORECASE)
+_MAX_CACHED_SOURCES: Final = 1024
+_HEADER_ATTRIBUTES: Final = {PREFIX + name: name for name in _KNOWN}
+
+# --- encoding ----------------------------------------------------------------------------------
+
+_Encoder = tuple[Callable[[Any], bytes], tuple[str, bytes]]
+"""Per (class, casing): the payload encoder and the ``ce_type`` header."""
+
+_ENCODERS: dict[tuple[type, str], _Encoder] = {}
+_SOURCES: dict[str, tuple[str, bytes]] = {}
+_last_second: tuple[int, bytes] = (-1, b"")
+
+
+def _encoder(cls: type, casing: Casing) -> _Encoder:
+    entry: _Encoder = (
+        serialization.codec(cls, casing).encode,
+        (f"{PREFIX}type", message_type_name(cls).encode()),
+    )
+    _ENCODERS[(cls, casing)] = entry
+    return entry
+
+
+def _source_header(source: str) -> tuple[str, bytes]:
+    header = (f"{PREFIX}source", source.encode())
+    if len(_SOURCES) < _MAX_CACHED_SOURCES:
+        _SOURCES[source] = header
+    return header
+
+
+def rfc3339(created: float) -> bytes:
+    """POSIX seconds as RFC 3339 UTC with microseconds: ``2024-05-01T12:00:00.250000Z``."""
+    global _last_second
+    seconds = int(created)
+    micros = round((created - seconds) * 1_000_000)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    if seconds < 0 or micros < 0:  # before 1970: not worth a fast path
+        stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="microseconds")
+        return stamp.replace("+00:00", "Z").encode()
+    last = _last_second
+    if last[0] == seconds:
+        prefix = last[1]
+    else:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
+        _last_second = (seconds, prefix)
+    return b"%s.%06dZ" % (prefix, micros)
+
+
+def encode(
+    envelope: Envelope, *, casing: Casing = DEFAULT_CASING, source: str | None = None
+) -> tuple[bytes, Headers]:
+    """The Kafka record value and headers of ``envelope`` in CloudEvents binary mode.
+
+    Args:
+        envelope: The envelope to write; its message id is generated here if still unset.
+        casing: Property casing of the JSON payload.
+        source: Service URN used when ``envelope.source`` is not set.
+
+    Returns:
+        ``(value, headers)``; the record key (the partition key) is the caller's business.
+
+    Raises:
+        MessageEncodeError: The message cannot be written, or there is no source.
+    """
+    message = envelope.message
+    entry = _ENCODERS.get((type(message), casing))
+    if entry is None:
+        entry = _encoder(type(message), casing)
+    value = entry[0](message)
+    producer = envelope.source or source
+    if not producer:
+        raise MessageEncodeError(
+            f"{type(message).__qualname__}: the envelope has no source (the producing "
+            "service's URN, CloudEvents `source`); set Envelope.source or pass source=",
+            message_type=type(message),
+        )
+    source_header = _SOURCES.get(producer) or _source_header(producer)
+    headers: Headers = [
+        _SPEC_HEADER,
+        (_ID, str(envelope.message_id).encode()),
+        entry[1],
+        source_header,
+        (_TIME, rfc3339(envelope.created)),
+        _CONTENT_TYPE_HEADER,
+    ]
+    if envelope.tenant_id is not None:
+        headers.append((_TENANT, envelope.tenant_id.encode()))
+    if envelope.correlation_id is not None:
+        headers.append((_CORRELATION, envelope.correlation_id.encode()))
+    if envelope.causation_id is not None:
+        headers.append((_CAUSATION, envelope.causation_id.encode()))
+    if envelope.attempts != 1:
+        headers.append((_ATTEMPTS, str(envelope.attempts).encode()))
+    if envelope.headers:
+        _append_headers(headers, envelope.headers)
+    return value, headers
+
+
+def _append_headers(headers: Headers, extra: Mapping[str, str]) -> None:
+    for name, text in extra.items():
+        lower = name.lower()
+        if lower in TRACE_HEADERS:
+            headers.append((PREFIX + lower, text.encode()))
+        elif lower not in _RESERVED:
+            headers.append((name, text.encode()))
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+def _text(name: str, raw: bytes | str | None) -> str | None:
+    try:
+        if type(raw) is bytes:
+            return raw.decode()
+        if raw is None or isinstance(raw, str):
+            return raw
+        return bytes(raw).decode()
+    except UnicodeDecodeError:
+        raise InvalidCloudEventError(
+            f"header {name!r} is not valid UTF-8", attribute=name.removeprefix(PREFIX)
+        ) from None
+
+
+def _split_headers(
+    headers: InboundHeaders | None,
+) -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """``(ce attributes by name, content type, other headers)``."""
+    attributes: dict[str, str] = {}
+    plain: dict[str, str] = {}
+    content_type: str | None = None
+    if headers is None:
+        return attributes, content_type, plain
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, raw in pairs:
+        attribute = _HEADER_ATTRIBUTES.get(name)  # fast path: the names momentum writes
+        if attribute is None:
+            lower = name.lower()
+            if lower == "content-type":
+                content_type = _text(name, raw)
+                continue
+            if not lower.startswith(PREFIX):
+                if raw is not None:
+                    plain[name] = (
+                        raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+                    )
+                continue
+            attribute = lower[len(PREFIX) :]
+        text = _text(name, raw)
+        if text is not None:
+            attributes[attribute] = text
+    return attributes, content_type, plain
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _check_json_content(content_type: str | None) -> None:
+    if content_type is None or content_type == JSON_CONTENT_TYPE:
+        return
+    if not _JSON_MEDIA.fullmatch(_media_type(content_type)):
+        raise UnsupportedContentTypeError(
+            f"data content type {content_type!r} is not JSON; momentum reads JSON data only",
+            attribute="datacontenttype",
+        )
+
+
+def _required(attributes: Mapping[str, Any], name: str) -> str:
+    value = attributes.get(name)
+    if not isinstance(value, str) or not value:
+        state = "missing" if value is None else f"invalid ({value!r})"
+        raise InvalidCloudEventError(
+            f"CloudEvents attribute {name!r} is {state}; it must be a non-empty string",
+            attribute=name,
+        )
+    return value
+
+
+def _message_id(event_id: str, source: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(event_id)
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{source}#{event_id}")
+
+
+def _created(attributes: Mapping[str, Any]) -> float | None:
+    stamp = attributes.get("time")
+    if stamp is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        raise InvalidCloudEventError(
+            f"CloudEvents attribute 'time' is not an RFC 3339 timestamp: {stamp!r}",
+            attribute="time",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _attempts(attributes: Mapping[str, Any]) -> int:
+    raw = attributes.get(ATTEMPTS)
+    if raw is None:
+        return 1
+    try:
+        attempts = int(raw)
+    except (TypeError, ValueError):
+        attempts = 0
+    if attempts < 1 or isinstance(raw, bool):
+        raise InvalidCloudEventError(
+            f"extension attribute 'attempts' must be a positive integer, got {raw!r}",
+            attribute=ATTEMPTS,
+        )
+    return attempts
+
+
+def _extension_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _resolve(registry: MessageTypeRegistry, type_name: str) -> type:
+    try:
+        return registry.resolve(type_name)
+    except UnknownMessageTypeError as exc:
+        raise UnknownCloudEventTypeError(str(exc), type_name=type_name) from None
+
+
+def _check_spec(attributes: Mapping[str, Any]) -> None:
+    version = _required(attributes, "specversion")
+    if version != SPEC_VERSION:
+        raise UnsupportedSpecVersionError(
+            f"CloudEvents specversion {version!r} is not supported (only {SPEC_VERSION!r})",
+            attribute="specversion",
+        )
+
+
+def decode(
+    value: bytes | bytearray | memoryview | str | None,
+    headers: InboundHeaders | None,
+    registry: MessageTypeRegistry,
+    *,
+    origin: Origin | None = None,
+) -> Envelope:
+    """The envelope carried by a Kafka record in CloudEvents binary or structured mode.
+
+    Args:
+        value: The record value.
+        headers: The record headers (pairs or a mapping; values bytes, str or ``None``).
+        registry: Resolves ``ce_type`` to the message class.
+        origin: Where the record was read from, stored on the envelope.
+
+    Raises:
+        MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
+    """
+    attributes, content_type, plain = _split_headers(headers)
+    if "specversion" in attributes:
+        _check_spec(attributes)
+        cls = _resolve(registry, _required(attributes, "type"))
+        _required(attributes, "id")
+        _required(attributes, "source")
+        _check_json_content(content_type)
+        if value is None:
+            value = b""
+        message = serialization.codec(cls).decode(value)
+        return _envelope(message, attributes, plain, origin)
+    media = _media_type(content_type) if content_type else ""
+    if media == STRUCTURED_CONTENT_TYPE:
+        return _decode_structured(value, plain, registry, origin)
+    if media.startswith("application/cloudevents"):
+        raise UnsupportedContentTypeError(
+            f"content type {content_type!r} is not supported (batches are not read)",
+            attribute="datacontenttype",
+        )
+    sniffed = _sniff_structured(value, content_type)
+    if sniffed is None:
+        raise InvalidCloudEventError(
+            "record is not a CloudEvent: no ce_specversion header (binary mode) and content-type "
+            f"{content_type!r} is not {STRUCTURED_CONTENT_TYPE!r} (structured mode)",
+            attribute="specversion",
+        )
+    return _decode_structured(sniffed, plain, registry, origin)
+
+
+def _sniff_structured(
+    value: bytes | bytearray | memoryview | str | None, content_type: str | None
+) -> dict[str, Any] | None:
+    """A structured event sent with a JSON (or no) content type, as the v1 SDK does."""
+    if not value or (
+        content_type is not None and not _JSON_MEDIA.fullmatch(_media_type(content_type))
+    ):
+        return None
+    try:
+        event = serialization.parse_json(value)
+    except InvalidJsonError:
+        return None
+    return event if isinstance(event, dict) and "specversion" in event else None
+
+
+def _decode_structured(
+    value: bytes | bytearray | memoryview | str | dict[str, Any] | None,
+    plain: dict[str, str],
+    registry: MessageTypeRegistry,
+    origin: Origin | None,
+) -> Envelope:
+    if isinstance(value, dict):
+        event: Any = value
+    else:
+        event = serialization.parse_json(value if value is not None else b"")
+    if not isinstance(event, dict):
+        raise InvalidCloudEventError(
+            f"structured CloudEvent must be a JSON object, got {type(event).__name__}"
+        )
+    _check_spec(event)
+    cls = _resolve(registry, _required(event, "type"))
+    _required(event, "id")
+    _required(event, "source")
+    content_type = event.get("datacontenttype")
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidCloudEventError(
+            "CloudEvents attribute 'datacontenttype' must be a string",
+            attribute="datacontenttype",
+        )
+    _check_json_content(content_type)
+    codec = serialization.codec(cls)
+    if "data_base64" in event:
+        encoded = event["data_base64"]
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise InvalidCloudEventError(
+                "CloudEvents member 'data_base64' is not valid base64", attribute="data_base64"
+            ) from None
+        message = codec.decode(raw)
+    else:
+        message = codec.decode_value(event.get("data"))
+    attributes = {
+        name: _extension_text(item)
+        for name, item in event.items()
+        if name not in ("data", "data_base64") and item is not None
+    }
+    return _envelope(message, attributes, plain, origin)
+
+
+def _envelope(
+    message: Any, attributes: Mapping[str, str], plain: dict[str, str], origin: Origin | None
+) -> Envelope:
+    source = attributes["source"]
+    headers = plain
+    for name, text in attributes.items():
+        if name in TRACE_HEADERS:
+            headers[name] = text
+        elif name not in _KNOWN:
+            headers[PREFIX + name] = text
+    return Envelope(
+        message,
+        message_id=_message_id(attributes["id"], source),
+        correlation_id=attributes.get(CORRELATION),
+        causation_id=attributes.get(CAUSATION),
+        tenant_id=attributes.get(TENANT),
+        headers=headers,
+        created=_created(attributes),
+        attempts=_attempts(attributes),
+        source=source,
+        origin=origin,
+    )
