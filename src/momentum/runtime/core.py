@@ -147,19 +147,23 @@ class BusRuntime:
         self._handlers_cache[message_type] = found
         return found
 
-    def invoker_for(self, message_type: type) -> Invoker:
-        """The invoker of the single handler of ``message_type``; raises if none or several."""
+    def single_handler(self, message_type: type, operation: str) -> HandlerChain:
+        """The one handler of ``message_type``; raises when there is none or several."""
         found = self.handlers_for(message_type)
         if not found:
             raise HandlerNotFoundError(message_type, self._packages)
         if len(found) > 1:
             names = ", ".join(c.name for c in found)
             raise HandlerConfigurationError(
-                f"{message_type.__qualname__} has {len(found)} handlers ({names}); invoke needs "
-                "exactly one: publish it instead"
+                f"{message_type.__qualname__} has {len(found)} handlers ({names}); {operation} "
+                "needs exactly one: publish it instead"
             )
-        self.invokers[message_type] = found[0].invoke
-        return found[0].invoke
+        return found[0]
+
+    def invoker_for(self, message_type: type) -> Invoker:
+        """The invoker of the single handler of ``message_type`` (cached)."""
+        invoke = self.invokers[message_type] = self.single_handler(message_type, "invoke").invoke
+        return invoke
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -291,18 +295,9 @@ class BusRuntime:
 
     async def send(self, envelope: Envelope) -> None:
         """Queue a command for its single local handler."""
-        message_type = type(envelope.message)
-        chains = self.handlers_for(message_type)
-        if not chains:
-            raise HandlerNotFoundError(message_type, self._packages)
-        if len(chains) > 1:
-            names = ", ".join(c.name for c in chains)
-            raise HandlerConfigurationError(
-                f"{message_type.__qualname__} has {len(chains)} handlers ({names}); send needs "
-                "exactly one: publish it instead"
-            )
+        chain = self.single_handler(type(envelope.message), "send")
         self._record("sent", envelope)
-        self._enqueue(chains[0], envelope, partition_key(envelope.message))
+        self._enqueue(chain, envelope, partition_key(envelope.message))
 
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
