@@ -1,0 +1,77 @@
+"""The SQL of the PostgreSQL store's claims, wake-ups and dead-letter filters.
+
+``{s}`` stands for the service's schema (filled in with :func:`psycopg.sql.SQL.format`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from momentum.postgres import rows
+from momentum.runtime.store import DeadLetterFilter
+
+# A stream's head: an unsent row with no older unsent row in its stream (destination, key).
+# A scheduled row that is not due yet has not joined its stream, so it holds nothing back.
+NO_OLDER_PENDING = """(o.key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM {s}.outbox p
+    WHERE p.destination = o.destination AND p.key = o.key AND p.id < o.id
+      AND p.sent_at IS NULL AND (NOT p.scheduled OR p.available_at <= %(now)s)))"""
+
+# Why concurrent claims keep each stream in order:
+# - Only heads are locked here, with SKIP LOCKED, so a claim never waits and never deadlocks.
+#   A row is a head only if the statement's snapshot shows no older pending row of its stream;
+#   a row being claimed or published by another relay is unsent, so what follows it is never
+#   a head. A head leased after the snapshot is re-checked when locked (READ COMMITTED
+#   re-evaluates the WHERE on the newest row version) and dropped.
+# - Rows behind a held head (FOLLOWERS) cannot be anyone else's head while the head is
+#   unsent; they are locked with SKIP LOCKED and a stream's run stops at the first row not
+#   locked (see PostgresStore._claim_followers).
+# - Writers of one stream serialize on an advisory lock until commit (PostgresTransaction),
+#   so ids of a stream are visible in id order: no older row can appear after a newer one
+#   was published.
+CLAIM_HEADS = f"""SELECT o.id, o.destination, o.key FROM {{s}}.outbox o
+WHERE o.sent_at IS NULL AND starts_with(o.destination, %(prefix)s)
+  AND o.available_at <= %(now)s AND (o.lease_until IS NULL OR o.lease_until <= %(now)s)
+  AND {NO_OLDER_PENDING}
+ORDER BY o.id LIMIT %(limit)s
+FOR UPDATE OF o SKIP LOCKED"""
+
+FOLLOWERS = """SELECT o.id, o.destination, o.key, o.available_at, o.lease_until
+FROM {s}.outbox o
+JOIN unnest(%(destinations)s::text[], %(keys)s::text[], %(heads)s::bigint[]) AS h(d, k, head)
+  ON o.destination = h.d AND o.key = h.k AND o.id > h.head
+WHERE o.sent_at IS NULL AND (NOT o.scheduled OR o.available_at <= %(now)s)
+ORDER BY o.id LIMIT %(limit)s"""
+
+LOCK_FOLLOWERS = """SELECT id FROM {s}.outbox
+WHERE id = ANY(%(ids)s) AND sent_at IS NULL AND available_at <= %(now)s
+  AND (lease_until IS NULL OR lease_until <= %(now)s)
+FOR UPDATE SKIP LOCKED"""
+
+NEXT_DUE = f"""SELECT min(greatest(o.available_at, coalesce(o.lease_until, o.available_at)))
+FROM {{s}}.outbox o
+WHERE o.sent_at IS NULL AND starts_with(o.destination, %(prefix)s) AND {NO_OLDER_PENDING}"""
+
+
+def dead_letter_filter(where: DeadLetterFilter | None) -> tuple[sql.Composable, list[Any]]:
+    """The ``WHERE`` clause (possibly empty) and parameters selecting dead letters."""
+    where = where or DeadLetterFilter()
+    clauses: list[str] = []
+    params: list[Any] = []
+    since = rows.to_datetime(where.since) if where.since is not None else None
+    until = rows.to_datetime(where.until) if where.until is not None else None
+    for clause, value in (
+        ("id = ANY(%s)", list(where.ids) if where.ids is not None else None),
+        ("message_type = %s", where.message_type),
+        ("exception_type = %s", where.exception_type),
+        ("last_failure_at >= %s", since),
+        ("last_failure_at < %s", until),
+        ("tenant = %s", where.tenant),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    text = " WHERE " + " AND ".join(clauses) if clauses else ""
+    return sql.SQL(text), params

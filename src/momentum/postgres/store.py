@@ -1,0 +1,390 @@
+"""The PostgreSQL message store: psycopg 3 async, a connection pool and LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, pq, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from momentum.contracts.errors import StoreError
+from momentum.postgres import queries, rows
+from momentum.postgres.listener import NotifyListener
+from momentum.postgres.schema import migrate
+from momentum.postgres.transaction import PostgresTransaction, translated
+from momentum.runtime.store import (
+    ClaimCandidate,
+    DeadLetter,
+    DeadLetterFilter,
+    PurgeCounts,
+    StoredMessage,
+    StoreStats,
+    claimable_followers,
+    mask_url,
+)
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_RECHECK = 0.05
+"""Shortest time between two checks for due rows within one ``wait_for_work``."""
+
+
+class PostgresStore:
+    """A :class:`momentum.runtime.store.MessageStore` in one PostgreSQL schema per service.
+
+    Args:
+        url: ``postgresql://`` URL or libpq connection string.
+        schema: The service's schema, created when missing.
+        min_size: Pool connections kept open.
+        max_size: Pool connections at most.
+        connect_timeout: Seconds to wait for the database at open.
+        poll_interval: Longest wait between checks for due work, as a safety net behind
+            LISTEN/NOTIFY.
+        clock: Source of the current time (POSIX seconds); injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "momentum",
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        poll_interval: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"invalid PostgreSQL schema name {schema!r}")
+        self._url = url
+        self._display = mask_url(url)
+        self._schema = schema
+        self._where = f"PostgreSQL {self._display} (schema {schema})"
+        self._channel = f"momentum.{schema}"
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self._listener: NotifyListener | None = None
+        self._work = asyncio.Event()
+        self._s = sql.Identifier(schema)
+
+    @property
+    def schema(self) -> str:
+        """The schema holding the store's tables."""
+        return self._schema
+
+    @property
+    def listener(self) -> NotifyListener | None:
+        """The LISTEN connection's manager while open (diagnostics)."""
+        return self._listener
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(s=self._s)
+
+    def _now(self) -> float:
+        """The clock at the database's precision (microseconds), so comparisons agree."""
+        return rows.to_datetime(self._clock()).timestamp()
+
+    def _connection_error(self, exc: BaseException) -> StoreError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        with contextlib.suppress(psycopg.Error):
+            password = conninfo_to_dict(self._url).get("password")
+            if password:
+                detail = detail.replace(str(password), "***")
+        return StoreError(f"cannot connect to {self._where}: {detail}")
+
+    async def open(self) -> None:
+        """Connect, migrate the schema, start the pool and the LISTEN connection."""
+        if self._pool is not None:
+            return
+        name = f"momentum:{self._schema}"[:63]
+        timeout = max(1, round(self._connect_timeout))
+        try:
+            async with await AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=timeout, application_name=name
+            ) as connection:
+                with translated("migrating the schema", self._where):
+                    await migrate(connection, self._schema)
+        except psycopg.OperationalError as exc:
+            raise self._connection_error(exc) from None
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            self._url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            kwargs={"autocommit": True, "application_name": name},
+            open=False,
+        )
+        listener = NotifyListener(
+            self._url,
+            self._channel,
+            self._work.set,
+            display_url=self._display,
+            connect_timeout=self._connect_timeout,
+            application_name=f"momentum-listen:{self._schema}"[:63],
+        )
+        try:
+            await pool.open(wait=True, timeout=self._connect_timeout)
+            await listener.start()
+        except (psycopg.Error, PoolTimeout) as exc:
+            await pool.close()
+            raise self._connection_error(exc) from None
+        self._pool, self._listener = pool, listener
+
+    async def close(self) -> None:
+        """Stop the listener and close the pool; idempotent."""
+        listener, pool = self._listener, self._pool
+        self._listener = self._pool = None
+        if listener is not None:
+            await listener.stop()
+        if pool is not None:
+            await pool.close()
+
+    def _require_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        if self._pool is None:
+            raise StoreError(f"the store on {self._where} is not open; call open() first")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(
+        self, connection: AsyncConnection[Any] | None = None
+    ) -> AsyncIterator[PostgresTransaction]:
+        """A transaction; with ``connection`` given, enlist in the caller's transaction."""
+        if connection is not None:
+            self._check_enlistable(connection)
+            yield PostgresTransaction(
+                connection, self._schema, self._channel, self._clock, self._where
+            )
+            return
+        pool = self._require_pool()
+        with translated("a transaction", self._where):
+            async with pool.connection() as conn, conn.transaction():
+                yield PostgresTransaction(
+                    conn, self._schema, self._channel, self._clock, self._where
+                )
+
+    def _check_enlistable(self, connection: object) -> None:
+        if not isinstance(connection, AsyncConnection):
+            raise StoreError(
+                f"PostgresStore can enlist only in a psycopg.AsyncConnection, "
+                f"not {type(connection).__name__}"
+            )
+        idle = connection.info.transaction_status == pq.TransactionStatus.IDLE
+        if connection.autocommit and idle:
+            raise StoreError(
+                "the given connection is in autocommit mode outside a transaction; open one "
+                "with `async with connection.transaction():` so the outbox rows commit with it"
+            )
+
+    async def claim(
+        self, destination_prefix: str, owner: str, limit: int, lease_seconds: float
+    ) -> list[StoredMessage]:
+        """Lease due rows, oldest first, keeping each stream in order (see the port)."""
+        if limit <= 0:
+            return []
+        now = self._now()
+        at = rows.to_datetime(now)
+        async with self._connection("claiming outgoing messages") as conn, conn.transaction():
+            cursor = await conn.execute(
+                self._q(queries.CLAIM_HEADS),
+                {"prefix": destination_prefix, "now": at, "limit": limit},
+            )
+            heads = await cursor.fetchall()
+            ids = [row[0] for row in heads]
+            keyed = [row for row in heads if row[2] is not None]
+            if keyed and len(ids) < limit:
+                ids += await self._claim_followers(conn, keyed, now, limit - len(ids))
+            if not ids:
+                return []
+            cursor = await conn.execute(
+                self._q(
+                    f"UPDATE {{s}}.outbox SET owner = %s, lease_until = %s WHERE id = ANY(%s)"
+                    f" RETURNING {rows.OUTBOX_COLUMNS}"
+                ),
+                (owner, rows.to_datetime(now + lease_seconds), ids),
+            )
+            claimed = [rows.stored_message(row) for row in await cursor.fetchall()]
+        return sorted(claimed, key=lambda message: message.id)
+
+    async def _claim_followers(
+        self, conn: AsyncConnection[Any], heads: Sequence[Any], now: float, budget: int
+    ) -> list[int]:
+        at = rows.to_datetime(now)
+        cursor = await conn.execute(
+            self._q(queries.FOLLOWERS),
+            {
+                "destinations": [row[1] for row in heads],
+                "keys": [row[2] for row in heads],
+                "heads": [row[0] for row in heads],
+                "now": at,
+                "limit": budget,
+            },
+        )
+        candidates = [
+            ClaimCandidate(row[0], row[1], row[2], row[3].timestamp(), rows.to_timestamp(row[4]))
+            for row in await cursor.fetchall()
+        ]
+        planned = claimable_followers(candidates, now, budget)
+        if not planned:
+            return []
+        cursor = await conn.execute(
+            self._q(queries.LOCK_FOLLOWERS), {"ids": [c.id for c in planned], "now": at}
+        )
+        locked = {row[0] for row in await cursor.fetchall()}
+        # A row we could not lock (a stale relay is completing it) ends its stream's run.
+        cut: set[tuple[str, str | None]] = set()
+        taken: list[int] = []
+        for candidate in planned:
+            stream = (candidate.destination, candidate.key)
+            if stream in cut:
+                continue
+            if candidate.id in locked:
+                taken.append(candidate.id)
+            else:
+                cut.add(stream)
+        return taken
+
+    @asynccontextmanager
+    async def _connection(self, action: str) -> AsyncIterator[AsyncConnection[Any]]:
+        pool = self._require_pool()
+        with translated(action, self._where):
+            async with pool.connection() as conn:
+                yield conn
+
+    async def complete(self, ids: Sequence[int]) -> None:
+        """Mark rows as sent."""
+        if not ids:
+            return
+        async with self._connection("completing outgoing messages") as conn:
+            await conn.execute(
+                self._q(
+                    "UPDATE {s}.outbox o SET sent_at = %s, owner = NULL, lease_until = NULL"
+                    " FROM (SELECT id FROM {s}.outbox WHERE id = ANY(%s) AND sent_at IS NULL"
+                    " ORDER BY id FOR UPDATE) l WHERE o.id = l.id"
+                ),
+                (rows.to_datetime(self._clock()), list(ids)),
+            )
+
+    async def release(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        available_at: float | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Unlease rows still leased by ``owner``, counting an attempt; returns how many."""
+        if not ids:
+            return 0
+        due = rows.to_datetime(available_at) if available_at is not None else None
+        async with self._connection("releasing outgoing messages") as conn:
+            cursor = await conn.execute(
+                self._q(
+                    "UPDATE {s}.outbox o SET owner = NULL, lease_until = NULL,"
+                    " attempts = o.attempts + 1, last_error = coalesce(%s, o.last_error),"
+                    " available_at = coalesce(%s, o.available_at), scheduled = false"
+                    " FROM (SELECT id FROM {s}.outbox WHERE id = ANY(%s) AND owner = %s"
+                    " AND sent_at IS NULL ORDER BY id FOR UPDATE) l WHERE o.id = l.id"
+                ),
+                (error, due, list(ids), owner),
+            )
+            return cursor.rowcount
+
+    async def purge(self, sent_before: float, inbox_before: float) -> PurgeCounts:
+        """Delete sent outbox rows and inbox rows older than the given times."""
+        async with self._connection("purging") as conn, conn.transaction():
+            outbox = await conn.execute(
+                self._q("DELETE FROM {s}.outbox WHERE sent_at < %s"),
+                (rows.to_datetime(sent_before),),
+            )
+            inbox = await conn.execute(
+                self._q("DELETE FROM {s}.inbox WHERE recorded_at < %s"),
+                (rows.to_datetime(inbox_before),),
+            )
+            return PurgeCounts(outbox=outbox.rowcount, inbox=inbox.rowcount)
+
+    async def dead_letters(self, where: DeadLetterFilter | None = None) -> list[DeadLetter]:
+        """List dead letters, oldest first."""
+        condition, params = queries.dead_letter_filter(where)
+        limit = (
+            sql.SQL(" LIMIT {}").format(sql.Literal(int(where.limit)))
+            if where and where.limit
+            else sql.SQL("")
+        )
+        query = sql.SQL("SELECT {} FROM {}.dead_letters{} ORDER BY id{}").format(
+            sql.SQL(rows.DEAD_LETTER_COLUMNS), self._s, condition, limit
+        )
+        async with self._connection("listing dead letters") as conn:
+            cursor = await conn.execute(query, params)
+            return [rows.dead_letter(row) for row in await cursor.fetchall()]
+
+    async def purge_dead_letters(self, where: DeadLetterFilter | None = None) -> int:
+        """Delete the selected dead letters; returns how many."""
+        condition, params = queries.dead_letter_filter(where)
+        query = sql.SQL("DELETE FROM {}.dead_letters{}").format(self._s, condition)
+        async with self._connection("purging dead letters") as conn:
+            cursor = await conn.execute(query, params)
+            return cursor.rowcount
+
+    async def stats(self) -> StoreStats:
+        """Backlog, age of the oldest due row, dead letters and inbox size."""
+        now = self._clock()
+        async with self._connection("reading statistics") as conn:
+            cursor = await conn.execute(
+                self._q(
+                    "SELECT (SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL),"
+                    " (SELECT min(available_at) FROM {s}.outbox"
+                    "  WHERE sent_at IS NULL AND available_at <= %s),"
+                    " (SELECT count(*) FROM {s}.dead_letters),"
+                    " (SELECT count(*) FROM {s}.inbox)"
+                ),
+                (rows.to_datetime(now),),
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        oldest = rows.to_timestamp(row[1])
+        return StoreStats(
+            backlog=row[0],
+            oldest_pending_age_seconds=max(0.0, now - oldest) if oldest is not None else 0.0,
+            dead_letters=row[2],
+            inbox_size=row[3],
+        )
+
+    async def wait_for_work(self, max_wait: float, *, destination_prefix: str = "") -> bool:
+        """Wait for a commit notification, a due row or an expired lease (see the port)."""
+        deadline = time.monotonic() + max_wait
+        while True:
+            self._work.clear()  # a notification from now on wakes the wait below
+            now = self._now()
+            async with self._connection("checking for due messages") as conn:
+                cursor = await conn.execute(
+                    self._q(queries.NEXT_DUE),
+                    {"prefix": destination_prefix, "now": rows.to_datetime(now)},
+                )
+                row = await cursor.fetchone()
+            due = rows.to_timestamp(row[0]) if row else None
+            if due is not None and due <= now:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            wait = min(remaining, self._poll_interval)
+            if due is not None:
+                wait = min(wait, max(due - now, 0.001))
+            checked = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), wait)
+            # Notifications can arrive faster than work becomes claimable (streams held by
+            # other relays): look at most every `_RECHECK` seconds, the check scans the backlog.
+            pause = min(_RECHECK - (time.monotonic() - checked), deadline - time.monotonic())
+            if pause > 0 and self._work.is_set():
+                await asyncio.sleep(pause)

@@ -1,0 +1,148 @@
+"""Store operations inside one PostgreSQL transaction (the store's own or the caller's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+
+from momentum.contracts.errors import StoreError
+from momentum.postgres import rows
+from momentum.runtime.store import DeadLetter, OutgoingRecord
+
+
+@contextmanager
+def translated(action: str, where: str) -> Iterator[None]:
+    """Turn driver errors raised inside into :class:`StoreError` naming the action."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"{action} failed on {where}: {detail}") from exc
+
+
+class PostgresTransaction:
+    """A :class:`momentum.runtime.store.StoreTransaction` on a psycopg connection."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection[Any],
+        schema: str,
+        channel: str,
+        clock: Callable[[], float],
+        where: str,
+    ) -> None:
+        self._connection = connection
+        self._schema = schema
+        self._s = sql.Identifier(schema)
+        self._channel = channel
+        self._clock = clock
+        self._where = where
+        self._notified = False
+
+    @property
+    def connection(self) -> AsyncConnection[Any]:
+        """The psycopg connection of the transaction, for business writes."""
+        return self._connection
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(s=self._s)
+
+    async def add_outgoing(self, records: Sequence[OutgoingRecord]) -> list[int]:
+        """Write outbox rows and notify listeners at commit; returns the row ids."""
+        if not records:
+            return []
+        now = self._clock()
+        with translated("adding outgoing messages", self._where):
+            # Writers of one stream take turns until commit, so row ids follow commit order
+            # within a stream and a relay never sees a stream's newer row before an older one.
+            streams = sorted(
+                {
+                    f"{self._schema}\x1f{r.destination}\x1f{r.key}"
+                    for r in records
+                    if r.key is not None
+                }
+            )
+            if streams:
+                await self._connection.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(s, 7))"
+                    " FROM unnest(%s::text[]) s",
+                    (streams,),
+                )
+            params = []
+            for record in records:
+                due = now if record.available_at is None else record.available_at
+                params.append(
+                    (
+                        record.message_id,
+                        record.destination,
+                        record.key,
+                        [name for name, _ in record.headers],
+                        [value for _, value in record.headers],
+                        record.body,
+                        rows.to_datetime(now),
+                        rows.to_datetime(due),
+                        due > now,
+                    )
+                )
+            query = self._q(
+                "INSERT INTO {s}.outbox (message_id, destination, key, header_names,"
+                " header_values, body, created_at, available_at, scheduled)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+            )
+            ids: list[int] = []
+            async with self._connection.cursor() as cursor:
+                await cursor.executemany(query, params, returning=True)
+                while True:
+                    row = await cursor.fetchone()
+                    if row is not None:
+                        ids.append(row[0])
+                    if not cursor.nextset():
+                        break
+            if not self._notified:
+                await self._connection.execute("SELECT pg_notify(%s, '')", (self._channel,))
+                self._notified = True
+        return ids
+
+    async def record_inbox(self, message_id: str, handler: str) -> bool:
+        """Record a handled message; ``False`` when it was already recorded."""
+        with translated("recording an inbox row", self._where):
+            cursor = await self._connection.execute(
+                self._q(
+                    "INSERT INTO {s}.inbox (message_id, handler, recorded_at)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+                ),
+                (message_id, handler, rows.to_datetime(self._clock())),
+            )
+            return cursor.rowcount == 1
+
+    async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
+        """Store a dead letter; returns its row id."""
+        with translated("adding a dead letter", self._where):
+            placeholders = ", ".join(["%s"] * 18)
+            cursor = await self._connection.execute(
+                self._q(
+                    f"INSERT INTO {{s}}.dead_letters ({rows.DEAD_LETTER_INSERT})"
+                    f" VALUES ({placeholders}) RETURNING id"
+                ),
+                rows.dead_letter_params(dead_letter),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+    async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
+        """Remove and return dead letters, oldest first."""
+        with translated("taking dead letters", self._where):
+            cursor = await self._connection.execute(
+                self._q(
+                    f"DELETE FROM {{s}}.dead_letters WHERE id = ANY(%s)"
+                    f" RETURNING {rows.DEAD_LETTER_COLUMNS}"
+                ),
+                (list(ids),),
+            )
+            found = [rows.dead_letter(row) for row in await cursor.fetchall()]
+        return sorted(found, key=lambda letter: letter.id or 0)

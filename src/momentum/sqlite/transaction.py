@@ -1,0 +1,110 @@
+"""Store operations inside one SQLite transaction (the store's own or the caller's)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import aiosqlite
+
+from momentum.contracts.errors import StoreError
+from momentum.runtime.store import DeadLetter, OutgoingRecord
+from momentum.sqlite import rows
+
+
+@contextmanager
+def translated(action: str, where: str) -> Iterator[None]:
+    """Turn driver errors raised inside into :class:`StoreError` naming the action."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{action} failed on {where}: {exc}") from exc
+
+
+class SqliteTransaction:
+    """A :class:`momentum.runtime.store.StoreTransaction` on an aiosqlite connection."""
+
+    def __init__(
+        self, connection: aiosqlite.Connection, clock: Callable[[], float], where: str
+    ) -> None:
+        self._connection = connection
+        self._clock = clock
+        self._where = where
+        self.added = 0
+        """Outbox rows added so far (the store wakes relays after commit when non-zero)."""
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The aiosqlite connection of the transaction, for business writes."""
+        return self._connection
+
+    async def add_outgoing(self, records: Sequence[OutgoingRecord]) -> list[int]:
+        """Write outbox rows; returns their ids."""
+        if not records:
+            return []
+        now = self._clock()
+        params = []
+        for record in records:
+            due = now if record.available_at is None else record.available_at
+            params.append(
+                (
+                    record.message_id,
+                    record.destination,
+                    record.key,
+                    rows.encode_headers(record.headers),
+                    record.body,
+                    now,
+                    due,
+                    int(due > now),
+                )
+            )
+        with translated("adding outgoing messages", self._where):
+            await self._connection.executemany(
+                "INSERT INTO outbox (message_id, destination, key, headers, body, created_at,"
+                " available_at, scheduled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params,
+            )
+            async with self._connection.execute("SELECT last_insert_rowid()") as cursor:
+                row = await cursor.fetchone()
+        assert row is not None
+        last = int(row[0])
+        self.added += len(records)
+        # One writer at a time and AUTOINCREMENT: the rows just written have consecutive ids.
+        return list(range(last - len(records) + 1, last + 1))
+
+    async def record_inbox(self, message_id: str, handler: str) -> bool:
+        """Record a handled message; ``False`` when it was already recorded."""
+        with translated("recording an inbox row", self._where):
+            cursor = await self._connection.execute(
+                "INSERT INTO inbox (message_id, handler, recorded_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (message_id, handler, self._clock()),
+            )
+            count = cursor.rowcount
+            await cursor.close()
+        return count == 1
+
+    async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
+        """Store a dead letter; returns its row id."""
+        placeholders = ", ".join(["?"] * 17)
+        with translated("adding a dead letter", self._where):
+            cursor = await self._connection.execute(
+                f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
+                rows.dead_letter_params(dead_letter),
+            )
+            row_id = cursor.lastrowid
+            await cursor.close()
+        assert row_id is not None
+        return row_id
+
+    async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
+        """Remove and return dead letters, oldest first."""
+        with translated("taking dead letters", self._where):
+            async with self._connection.execute(
+                f"DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))"
+                f" RETURNING {rows.DEAD_LETTER_COLUMNS}",
+                (rows.ids_json(ids),),
+            ) as cursor:
+                found = [rows.dead_letter(row) for row in await cursor.fetchall()]
+        return sorted(found, key=lambda letter: letter.id or 0)
