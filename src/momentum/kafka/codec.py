@@ -1,0 +1,82 @@
+"""Records <-> envelopes: the CloudEvents codec applied to Kafka records.
+
+Decoding never raises: a record whose ``ce_type`` no subscribed class has is skipped (another
+service's event on a shared topic), any other undecodable record is poison. Both come back as
+``None`` so the consumer commits past them instead of stalling; poison is logged and counted
+(dead-lettering it to ``<topic>.dlq`` is not implemented yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from momentum.contracts.cloudevents import decode, encode
+from momentum.contracts.envelope import Envelope, Origin
+from momentum.contracts.errors import SerializationError
+from momentum.contracts.message_types import MessageTypeRegistry
+from momentum.contracts.serialization import Casing
+
+logger = logging.getLogger("momentum.kafka.codec")
+
+TRANSPORT_NAME = "kafka"
+SKIPPED_REASONS = frozenset({"unknown-type"})
+
+Headers = list[tuple[str, bytes]]
+
+
+def encode_record(
+    envelope: Envelope, key: str | None, casing: Casing
+) -> tuple[bytes, bytes, Headers]:
+    """``(key, value, headers)`` of the record for ``envelope`` (key: given, else message id)."""
+    value, headers = encode(envelope, casing=casing)
+    record_key = key if key is not None else str(envelope.message_id)
+    return record_key.encode(), value, list(headers)
+
+
+class RecordDecoder:
+    """Decodes records of the subscribed types; counts what it skips and what is poison."""
+
+    def __init__(self, message_types: Iterable[type]) -> None:
+        self.registry = MessageTypeRegistry(message_types)
+        self.skipped = 0
+        self.poison = 0
+        self._lock = threading.Lock()
+
+    def decode(
+        self,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]] | None,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> Envelope | None:
+        """The envelope of one record, or ``None`` when it is skipped or poison."""
+        origin = Origin(TRANSPORT_NAME, topic, partition, offset)
+        try:
+            return decode(value, headers, self.registry, origin=origin)
+        except SerializationError as exc:
+            reason = getattr(exc, "reason", "invalid")
+            with self._lock:
+                if reason in SKIPPED_REASONS:
+                    self.skipped += 1
+                else:
+                    self.poison += 1
+            if reason in SKIPPED_REASONS:
+                logger.debug("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
+            else:
+                logger.warning(
+                    "poison record %s[%d]@%d (%s): %s; committed without handling",
+                    topic,
+                    partition,
+                    offset,
+                    reason,
+                    exc,
+                )
+            return None
+        except Exception as exc:  # a codec defect must not stall the partition either
+            with self._lock:
+                self.poison += 1
+            logger.exception("decoding %s[%d]@%d failed: %r", topic, partition, offset, exc)
+            return None

@@ -1,0 +1,185 @@
+"""``KafkaConfig``: how the Kafka transport connects, produces, consumes and provisions topics.
+
+Every librdkafka property can be set through ``common`` (all clients: security settings such
+as ``security.protocol``, ``sasl.*``, ``ssl.*``), ``producer`` and ``consumer`` overrides; the
+transport's safe defaults are applied first and overrides win. Values that look secret
+(passwords, keys, tokens) never appear in ``repr`` or in log lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from momentum.contracts.errors import ConfigurationError
+from momentum.contracts.serialization import Casing
+
+ConfigValue = str | int | float | bool
+"""A librdkafka property value (passed through unchanged)."""
+
+_SECRET_MARKERS = ("password", "secret", "token", "ssl.key.pem", "sasl.oauthbearer.config")
+_REDACTED = "<redacted>"
+
+PRODUCER_DEFAULTS: Mapping[str, ConfigValue] = MappingProxyType(
+    {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 1,
+    }
+)
+"""Producer defaults for business events: idempotent, acknowledged by all in-sync replicas.
+
+``linger.ms`` is 1 (librdkafka's default is 5): publishes are awaited one by one in handlers,
+so latency matters more than batching; under concurrency records still batch while a request
+is in flight. Measured on a local broker: one awaited publish takes ~1.5 ms at 1, ~5.6 ms at 5.
+"""
+
+CONSUMER_DEFAULTS: Mapping[str, ConfigValue] = MappingProxyType(
+    {
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+    }
+)
+"""Consumer defaults: offsets are committed by the transport only after handling."""
+
+
+def is_secret(name: str) -> bool:
+    """Whether the librdkafka property ``name`` holds a secret that must not be shown."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def redact(properties: Mapping[str, ConfigValue]) -> dict[str, ConfigValue]:
+    """``properties`` with every secret value replaced by ``<redacted>``."""
+    return {k: (_REDACTED if is_secret(k) else v) for k, v in properties.items()}
+
+
+def _frozen(values: Mapping[str, ConfigValue] | None) -> Mapping[str, ConfigValue]:
+    return MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True)
+class TopicProvisioning:
+    """Whether and how the transport creates missing topics when it starts.
+
+    Attributes:
+        enabled: Create missing topics (and their ``<topic>.dlq`` dead-letter topics).
+        partitions: Partition count of created topics.
+        replication_factor: Replication factor of created topics.
+        configs: Topic configs of created topics (``retention.ms``, ``cleanup.policy``...).
+        dead_letter_topics: Also create ``<topic>.dlq`` for every provisioned topic.
+        timeout: Seconds to wait for the broker to create the topics.
+    """
+
+    enabled: bool = False
+    partitions: int = 3
+    replication_factor: int = 1
+    configs: Mapping[str, str] = field(default_factory=dict)
+    dead_letter_topics: bool = True
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ConfigurationError("topic provisioning: partitions must be at least 1")
+        if self.replication_factor < 1:
+            raise ConfigurationError("topic provisioning: replication_factor must be at least 1")
+        object.__setattr__(self, "configs", MappingProxyType(dict(self.configs)))
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """Settings of one :class:`~momentum.kafka.KafkaTransport`.
+
+    Attributes:
+        bootstrap_servers: Comma-separated ``host:port`` list.
+        client_id: ``client.id`` of the producer and consumer.
+        common: librdkafka properties for every client (security settings go here).
+        producer: Producer property overrides (win over the safe defaults).
+        consumer: Consumer property overrides (win over the defaults).
+        compression: ``compression.type`` of the producer (``zstd``, ``lz4``, ``none``...).
+        assignment_strategy: ``partition.assignment.strategy`` for the classic group protocol.
+        casing: JSON property casing written on the wire (``camel``, ``snake``, ``pascal``);
+            any casing is read.
+        provisioning: Topic creation on start.
+        topics_to_provision: Extra topics created on start (besides the subscribed ones).
+        key_concurrency: Records of one partition handled concurrently, each key strictly in
+            order (1: the whole partition in order).
+        max_buffered_per_partition: Received but unfinished records of one partition above
+            which the partition is paused (resumed at half).
+        commit_interval: Seconds between asynchronous offset commits.
+        revoke_timeout: Seconds a revoke or stop waits for in-flight handlers before
+            committing what is finished.
+        poll_timeout: Seconds one consumer poll blocks (bounds command latency too).
+    """
+
+    bootstrap_servers: str
+    client_id: str = "momentum"
+    common: Mapping[str, ConfigValue] = field(default_factory=dict, repr=False)
+    producer: Mapping[str, ConfigValue] = field(default_factory=dict, repr=False)
+    consumer: Mapping[str, ConfigValue] = field(default_factory=dict, repr=False)
+    compression: str = "zstd"
+    assignment_strategy: str = "cooperative-sticky"
+    casing: Casing = "camel"
+    provisioning: TopicProvisioning = field(default_factory=TopicProvisioning)
+    topics_to_provision: tuple[str, ...] = ()
+    key_concurrency: int = 1
+    max_buffered_per_partition: int = 1000
+    commit_interval: float = 0.5
+    revoke_timeout: float = 30.0
+    poll_timeout: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap_servers.strip():
+            raise ConfigurationError("KafkaConfig.bootstrap_servers must not be empty")
+        if self.key_concurrency < 1:
+            raise ConfigurationError("KafkaConfig.key_concurrency must be at least 1")
+        if self.max_buffered_per_partition < 1:
+            raise ConfigurationError("KafkaConfig.max_buffered_per_partition must be at least 1")
+        for name in ("common", "producer", "consumer"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "topics_to_provision", tuple(self.topics_to_provision))
+
+    def client_config(self) -> dict[str, ConfigValue]:
+        """Properties shared by every client (admin included)."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            **self.common,
+        }
+
+    def producer_config(self) -> dict[str, ConfigValue]:
+        """Full producer properties: shared, safe defaults, compression, overrides."""
+        return {
+            **self.client_config(),
+            **PRODUCER_DEFAULTS,
+            "compression.type": self.compression,
+            **self.producer,
+        }
+
+    def consumer_config(self, group: str) -> dict[str, ConfigValue]:
+        """Full consumer properties for consumer group ``group``."""
+        base: dict[str, ConfigValue] = {
+            **self.client_config(),
+            **CONSUMER_DEFAULTS,
+            "group.id": group,
+        }
+        if str(self.consumer.get("group.protocol", "classic")) == "classic":
+            base["partition.assignment.strategy"] = self.assignment_strategy
+        return {**base, **self.consumer}
+
+    def admin_config(self) -> dict[str, ConfigValue]:
+        """Admin client properties."""
+        return self.client_config()
+
+    def __repr__(self) -> str:
+        return (
+            f"KafkaConfig(bootstrap_servers={self.bootstrap_servers!r}, "
+            f"client_id={self.client_id!r}, common={redact(self.common)!r}, "
+            f"producer={redact(self.producer)!r}, consumer={redact(self.consumer)!r}, "
+            f"compression={self.compression!r}, assignment_strategy="
+            f"{self.assignment_strategy!r}, casing={self.casing!r}, "
+            f"provisioning={self.provisioning!r}, key_concurrency={self.key_concurrency})"
+        )

@@ -1,0 +1,241 @@
+"""``KafkaTransport``: the runtime's :class:`~momentum.runtime.ports.Transport` over Kafka.
+
+```python
+transport = KafkaTransport(KafkaConfig(bootstrap_servers="127.0.0.1:9092"))
+service = Service("tracking", "Logistics", transport=transport)
+```
+
+Records are CloudEvents in binary mode, keyed by the partition key (the message id when the
+event has none). Publishing waits for the broker's acknowledgement. Consuming hands records
+to the runtime ordered per partition (per key with ``key_concurrency`` > 1) and commits an
+offset only once every record below it is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import TransportError
+from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
+from momentum.kafka.config import KafkaConfig
+from momentum.kafka.consumer import ConsumerThread
+from momentum.kafka.dispatcher import Dispatcher
+from momentum.kafka.producer import AsyncProducer
+from momentum.kafka.provisioning import provision_topics
+from momentum.runtime.ports import Destination, Receiver, Subscription
+
+logger = logging.getLogger("momentum.kafka")
+
+Targets = dict[tuple[str, int], tuple[int, int]]
+"""Per assigned partition: (high watermark, offset consumption starts from)."""
+
+WATERMARK_TIMEOUT = 10.0
+
+
+class KafkaTransport:
+    """Publishes and consumes integration events through Kafka.
+
+    Args:
+        config: Connection, producer, consumer and provisioning settings.
+    """
+
+    name = TRANSPORT_NAME
+
+    def __init__(self, config: KafkaConfig) -> None:
+        self.config = config
+        self._producer: AsyncProducer | None = None
+        self._consumer: ConsumerThread | None = None
+        self._decoder: RecordDecoder | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._provisioned: dict[str, asyncio.Task[Any]] = {}
+        self._paused = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(
+        self, group: str, subscriptions: Sequence[Subscription], receiver: Receiver
+    ) -> None:
+        """Provision topics (when enabled), start the producer and consume as ``group``."""
+        if self._producer is not None:
+            raise TransportError("the Kafka transport is already started")
+        topics = sorted({s.topic for s in subscriptions})
+        if self.config.provisioning.enabled:
+            wanted = [*topics, *self.config.topics_to_provision]
+            await self._provision(wanted)
+        producer = AsyncProducer(self.config)
+        producer.start()
+        self._producer = producer
+        if topics:
+            types = [t for s in subscriptions for t in s.message_types]
+            self._decoder = RecordDecoder(types)
+            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
+            try:
+                consumer.start()
+            except BaseException:
+                await producer.stop()
+                self._producer = None
+                raise
+            self._consumer = consumer
+            self._dispatcher = consumer.dispatcher
+            if self._paused:
+                consumer.dispatcher.gate.clear()
+        logger.info("Kafka transport started: group %r, %d subscribed topic(s)", group, len(topics))
+
+    async def stop(self) -> None:
+        """Finish running handlers, commit offsets, leave the group, flush the producer."""
+        consumer, producer = self._consumer, self._producer
+        self._consumer = None
+        try:
+            if consumer is not None:
+                await consumer.stop()  # handlers finishing may still publish
+        finally:
+            self._producer = None
+            if producer is not None:
+                await producer.stop()
+
+    def pause(self) -> None:
+        """Stop handing records to the receiver; running handlers finish, the group is kept.
+
+        Received records wait (uncommitted); once ``max_buffered_per_partition`` of a
+        partition wait, its fetching is paused too. The consumer keeps polling throughout.
+        """
+        self._paused = True
+        if self._dispatcher is not None:
+            self._dispatcher.gate.clear()
+
+    def resume(self) -> None:
+        """Hand records to the receiver again, in order, from the first one held back."""
+        self._paused = False
+        if self._dispatcher is not None:
+            self._dispatcher.gate.set()
+
+    # -- publishing --------------------------------------------------------------------------
+
+    async def publish(self, envelope: Envelope, destination: Destination) -> None:
+        """Send ``envelope`` and wait until the broker acknowledged it.
+
+        Raises :class:`TransportError` with the topic and reason when it is not delivered.
+        """
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        if self.config.provisioning.enabled:
+            task = self._provisioned.get(destination.topic)
+            if task is None or not task.done():
+                await self._provision([destination.topic])
+        key, value, headers = encode_record(envelope, destination.key, self.config.casing)
+        await producer.send(destination.topic, key, value, headers)
+
+    async def _provision(self, topics: list[str]) -> None:
+        tasks = []
+        for topic in topics:
+            task = self._provisioned.get(topic)
+            if task is None:
+                task = asyncio.ensure_future(provision_topics(self.config, [topic]))
+                self._provisioned[topic] = task
+            tasks.append(task)
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for topic in topics:
+                task = self._provisioned.get(topic)
+                if task is not None and task.done() and task.exception() is not None:
+                    del self._provisioned[topic]
+            raise
+
+    # -- observation ---------------------------------------------------------------------------
+
+    @property
+    def poison_records(self) -> int:
+        """Undecodable records committed without handling since start."""
+        return self._decoder.poison if self._decoder is not None else 0
+
+    @property
+    def skipped_records(self) -> int:
+        """Records of types this service does not handle, committed without handling."""
+        return self._decoder.skipped if self._decoder is not None else 0
+
+    @property
+    def assignment(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this consumer currently handles, sorted."""
+        consumer = self._consumer
+        return sorted(consumer.dispatcher.workers) if consumer is not None else []
+
+    @property
+    def buffered(self) -> int:
+        """Records received by this consumer and not yet handled (queued or running)."""
+        consumer = self._consumer
+        return consumer.dispatcher.in_flight if consumer is not None else 0
+
+    @property
+    def pauses(self) -> int:
+        """How often a partition was paused because its handlers fell behind (back pressure)."""
+        return self._dispatcher.pauses if self._dispatcher is not None else 0
+
+    async def wait_idle(self) -> None:
+        """Return once publishes are acknowledged and the consumer has caught up.
+
+        What it knows: every record this transport published has a delivery report, and every
+        partition currently assigned to this consumer has been handled up to the high
+        watermark read at the time of the call (records published anywhere before then).
+        What it cannot know: partitions assigned to other members of the group (other
+        processes), records published after the watermarks were read, and other groups.
+        Before the first assignment it waits for one (bounded only by the caller).
+        """
+        while True:
+            if self._producer is not None:
+                await self._producer.wait_idle()
+            consumer = self._consumer
+            if consumer is not None:
+                await _caught_up(consumer)
+            if self._producer is None or self._producer.in_flight == 0:
+                return
+
+
+async def _caught_up(consumer: ConsumerThread) -> None:
+    if consumer.failure is not None:
+        raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
+    dispatcher = consumer.dispatcher
+    await dispatcher.assigned_once.wait()
+    targets = await consumer.query(lambda c: _targets(consumer, c))
+    while True:
+        changed = dispatcher.watch()
+        behind = False
+        for tp, (high, start) in targets.items():
+            if tp not in dispatcher.workers:
+                continue  # revoked meanwhile: another member handles it
+            position = dispatcher.position(tp)
+            if (start if position is None else position) < high:
+                behind = True
+                break
+        if not behind:
+            return
+        if consumer.failure is not None:
+            raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), 0.5)
+
+
+def _targets(thread: ConsumerThread, consumer: Any) -> Targets:
+    """On the consumer thread: high watermark and starting offset of each assigned partition."""
+    targets: Targets = {}
+    assigned = [TopicPartition(t, p) for t, p in thread.epochs]
+    if not assigned:
+        return targets
+    lows: dict[tuple[str, int], int] = {}
+    for tp in assigned:
+        low, high = consumer.get_watermark_offsets(tp, timeout=WATERMARK_TIMEOUT, cached=False)
+        lows[(tp.topic, tp.partition)] = low
+        targets[(tp.topic, tp.partition)] = (high, low)
+    for committed in consumer.committed(assigned, timeout=WATERMARK_TIMEOUT):
+        key = (committed.topic, committed.partition)
+        if committed.offset >= 0:
+            targets[key] = (targets[key][0], committed.offset)
+    return targets

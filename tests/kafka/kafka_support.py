@@ -1,0 +1,32 @@
+"""Helpers of the Kafka transport tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, TopicPartition
+
+TIMEOUT = 30.0
+
+
+async def wait_for(condition: Callable[[], bool], what: str, limit: float = TIMEOUT) -> None:
+    """Wait until `condition()` holds; fail naming `what` after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
+        await asyncio.sleep(0.01)  # poll interval, not a wait for an outcome
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 3) -> list[int]:
+    """The group's committed offset of each partition of `topic` (-1001: none)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        found = consumer.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], timeout=10
+        )
+        return [tp.offset for tp in sorted(found, key=lambda tp: tp.partition)]
+    finally:
+        consumer.close()
