@@ -40,6 +40,7 @@ from momentum.runtime.policies import ErrorPolicy, ErrorRule, ScopedRule
 from momentum.runtime.ports import Transport
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
 from momentum.settings import MomentumSettings
+from momentum.wiring import transport_from_settings
 
 
 class Service:
@@ -49,7 +50,8 @@ class Service:
         name: Kebab-case service name (``app-domain``); part of the service URN.
         domain: The domain the service belongs to (``AppDomain``).
         packages: Packages scanned for handlers and validators.
-        transport: Carries integration events to other services (Kafka, in-memory); without
+        transport: Carries integration events to other services (Kafka, in-memory). By
+            default the Kafka transport when ``kafka_bootstrap_servers`` is set; without
             one, integration events are handled by this service's own handlers only.
         dead_letters: Where messages go when their error rule gives up (default: kept in
             memory, see :attr:`dead_letters`).
@@ -79,7 +81,9 @@ class Service:
         self.packages = tuple(packages)
         self.settings = settings or MomentumSettings(**overrides)
         self.urn = service_urn(domain, name)
-        self.transport = transport
+        self.transport = (
+            transport if transport is not None else transport_from_settings(self.settings, name)
+        )
         self.dead_letters: DeadLetterSink = (
             dead_letters if dead_letters is not None else InMemoryDeadLetters()
         )
@@ -334,10 +338,13 @@ async def track_runtimes(
         yield log
 
         async def quiet() -> None:
+            # Work can cross from a later runtime back to an earlier one (over a transport)
+            # while we wait: quiet means one full pass that recorded no new activity.
             while True:
+                seen = len(log.activities)
                 for runtime in runtimes:
                     await runtime.wait_idle()
-                if all(r.pending.count == 0 for r in runtimes):
+                if len(log.activities) == seen and all(r.pending.count == 0 for r in runtimes):
                     return
 
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -47,11 +48,60 @@ class MiddlewareSettings(BaseModel):
     slow_handler_seconds: float = Field(default=1.0, gt=0)
 
 
+class KafkaSettings(BaseModel):
+    """The Kafka transport (used when ``kafka_bootstrap_servers`` is set).
+
+    librdkafka properties go in ``common`` (every client: security), ``producer`` and
+    ``consumer``; from environment variables write them with underscores
+    (``MOMENTUM_KAFKA__CONSUMER__MAX_POLL_INTERVAL_MS=600000`` sets
+    ``max.poll.interval.ms``). Secrets are never logged.
+
+    Attributes:
+        client_id: ``client.id``; defaults to the service name.
+        common: Properties for every client (``security.protocol``, ``sasl.*``, ``ssl.*``).
+        producer: Producer overrides (safe defaults: idempotence, ``acks=all``).
+        consumer: Consumer overrides.
+        compression: Producer ``compression.type``.
+        assignment_strategy: Consumer ``partition.assignment.strategy``.
+        casing: JSON property casing on the wire (``camel``, ``snake``, ``pascal``).
+        provision: Create missing topics (and ``<topic>.dlq``) on start.
+        partitions: Partitions of provisioned topics.
+        replication_factor: Replication factor of provisioned topics.
+        key_concurrency: Records of one partition handled at once, each key in order.
+        max_buffered_per_partition: Unfinished records that pause a partition.
+        commit_interval_seconds: Time between asynchronous offset commits.
+        revoke_timeout_seconds: How long a revoke or stop waits for in-flight handlers.
+    """
+
+    client_id: str | None = None
+    common: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    consumer: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    compression: str = "zstd"
+    assignment_strategy: str = "cooperative-sticky"
+    casing: Literal["camel", "snake", "pascal"] = "camel"
+    provision: bool = False
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    key_concurrency: int = Field(default=1, ge=1)
+    max_buffered_per_partition: int = Field(default=1000, ge=1)
+    commit_interval_seconds: float = Field(default=0.5, gt=0)
+    revoke_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+def librdkafka_properties(values: dict[str, str | int | float | bool]) -> dict[str, Any]:
+    """Property names as librdkafka spells them: ``max_poll_interval_ms`` -> dotted."""
+    return {(k if "." in k else k.replace("_", ".")): v for k, v in values.items()}
+
+
 class MomentumSettings(BaseSettings):
     """Everything an operator can set for a service.
 
     Attributes:
         environment: Deployment environment; its short form prefixes topic names.
+        kafka_bootstrap_servers: Kafka brokers; unset: no Kafka (integration events are
+            handled in-process).
+        kafka: Kafka transport settings.
         shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
@@ -62,6 +112,8 @@ class MomentumSettings(BaseSettings):
     )
 
     environment: str = "development"
+    kafka_bootstrap_servers: str | None = None
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     shutdown_seconds: float = Field(default=30.0, ge=0)
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)

@@ -22,6 +22,7 @@ LAYER_OF_PACKAGE = {
     "otel": 2,
     "service": 3,
     "settings": 3,
+    "wiring": 3,
     "cli": 4,
     "testing": 4,
     "docs": 4,

@@ -43,3 +43,21 @@ def test_named_file_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     other.write_text('environment = "demo"\n')
     monkeypatch.setenv("MOMENTUM_CONFIG_FILE", str(other))
     assert MomentumSettings().environment == "demo"
+
+
+def test_kafka_transport_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from momentum.kafka import KafkaTransport
+
+    monkeypatch.chdir(tmp_path)
+    assert Service("svc", "Shop").transport is None  # no Kafka configured: in-process only
+    monkeypatch.setenv("MOMENTUM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    monkeypatch.setenv("MOMENTUM_KAFKA__CONSUMER__MAX_POLL_INTERVAL_MS", "600000")
+    monkeypatch.setenv("MOMENTUM_KAFKA__COMMON__SASL_PASSWORD", "hunter2")
+    service = Service("svc", "Shop", kafka={"provision": True, "partitions": 6})
+    transport = service.transport
+    assert isinstance(transport, KafkaTransport)
+    config = transport.config
+    assert config.bootstrap_servers == "127.0.0.1:9092" and config.client_id == "svc"
+    assert config.consumer_config("g")["max.poll.interval.ms"] == "600000"
+    assert config.provisioning.enabled and config.provisioning.partitions == 6
+    assert "hunter2" not in repr(config)  # secrets never shown

@@ -1,0 +1,41 @@
+"""Builds adapters from settings: the host's only place that picks a transport or store."""
+
+from __future__ import annotations
+
+from momentum.contracts.errors import ConfigurationError
+from momentum.runtime.ports import Transport
+from momentum.settings import MomentumSettings, librdkafka_properties
+
+
+def transport_from_settings(settings: MomentumSettings, service_name: str) -> Transport | None:
+    """The Kafka transport when ``kafka_bootstrap_servers`` is set, else ``None``."""
+    if not settings.kafka_bootstrap_servers:
+        return None
+    try:
+        from momentum.kafka import KafkaConfig, KafkaTransport, TopicProvisioning
+    except ImportError as exc:
+        raise ConfigurationError(
+            "MOMENTUM_KAFKA_BOOTSTRAP_SERVERS is set but the Kafka transport is not installed: "
+            "pip install 'momentum[kafka]'"
+        ) from exc
+    kafka = settings.kafka
+    config = KafkaConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=kafka.client_id or service_name,
+        common=librdkafka_properties(kafka.common),
+        producer=librdkafka_properties(kafka.producer),
+        consumer=librdkafka_properties(kafka.consumer),
+        compression=kafka.compression,
+        assignment_strategy=kafka.assignment_strategy,
+        casing=kafka.casing,
+        provisioning=TopicProvisioning(
+            enabled=kafka.provision,
+            partitions=kafka.partitions,
+            replication_factor=kafka.replication_factor,
+        ),
+        key_concurrency=kafka.key_concurrency,
+        max_buffered_per_partition=kafka.max_buffered_per_partition,
+        commit_interval=kafka.commit_interval_seconds,
+        revoke_timeout=kafka.revoke_timeout_seconds,
+    )
+    return KafkaTransport(config)
