@@ -1,0 +1,62 @@
+"""`momentum provision` creates the example's topics and dead-letter topics on real Kafka."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from typer.testing import CliRunner
+
+from momentum.cli import app
+
+pytestmark = pytest.mark.kafka
+runner = CliRunner()
+
+
+@pytest.fixture
+def environment(kafka_bootstrap: str) -> Iterator[str]:
+    env = secrets.choice(string.ascii_lowercase) + "".join(
+        secrets.choice(string.ascii_lowercase + string.digits) for _ in range(3)
+    )
+    yield env
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    topics = [t for t in admin.list_topics(timeout=30).topics if t.startswith(f"{env}.")]
+    if topics:
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            future.result(timeout=30)
+
+
+def test_provision_is_idempotent_and_reports_json(kafka_bootstrap: str, environment: str) -> None:
+    args = ["provision", "app_domain", "--env", environment, "--bootstrap", kafka_bootstrap]
+    expected = [
+        f"{environment}.appdomain.public.cashiers.v1",
+        f"{environment}.appdomain.public.cashiers.v1.dlq",
+        f"{environment}.appdomain.public.invoices.v1",
+        f"{environment}.appdomain.public.invoices.v1.dlq",
+    ]
+    dry = runner.invoke(app, [*args, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output) == {"topics": expected, "created": [], "dry_run": True}
+    first = runner.invoke(
+        app, [*args, "--partitions", "4", "--config", "retention.ms=3600000", "--json"]
+    )
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["created"] == expected
+    metadata = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=30)
+    assert len(metadata.topics[expected[0]].partitions) == 4
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "0 created, 4 already existed" in again.output
+
+
+def test_provision_reports_an_unreachable_broker_with_exit_code_1() -> None:
+    result = runner.invoke(
+        app,
+        ["provision", "app_domain", "--bootstrap", "127.0.0.1:1", "--env", "zz", "--timeout", "1"],
+        env={"MOMENTUM_KAFKA_BOOTSTRAP_SERVERS": ""},
+    )
+    assert result.exit_code == 1
+    assert "error:" in result.output
