@@ -3,10 +3,12 @@ a message failing for good is dead-lettered and its offset committed."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka import Consumer
 from kafka_support import committed_offsets
 from momentum_kafka_events import OrderPlaced
 
@@ -78,3 +80,51 @@ async def test_a_message_failing_for_good_is_dead_lettered_and_committed(
     assert len(session.dead_lettered) == 1
     topic = f"{environment}.kafkatests.public.orders.v1"
     assert sum(max(o, 0) for o in committed_offsets(kafka_bootstrap, group, topic)) == 3
+
+
+async def test_dead_letters_land_on_the_dlq_topic_with_failure_headers(
+    make_config: Callable[..., KafkaConfig], environment: str, kafka_bootstrap: str
+) -> None:
+    async def on_order(event: OrderPlaced) -> None:
+        raise ValueError(f"order {event.seq} cannot be billed")
+
+    shop = Service("shop", "Shop", transport=KafkaTransport(make_config()), environment=environment)
+    billing = Service(
+        "billing", "Billing", transport=KafkaTransport(make_config()), environment=environment
+    )
+    billing.add_handler(on_order)
+    billing.on_error(ErrorRule.on(ValueError).retry(2))
+    async with shop, billing, tracked(shop, billing, timeout=60):
+        await shop.bus.publish(OrderPlaced("ada", 7))
+    topic = f"{environment}.kafkatests.public.orders.v1"
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"{environment}-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([f"{topic}.dlq"])
+    try:
+        record = None
+        deadline = time.monotonic() + 30
+        while record is None and time.monotonic() < deadline:
+            polled = consumer.poll(0.5)
+            if polled is not None and polled.error() is None:
+                record = polled
+        assert record is not None, "no record on the dead-letter topic"
+        headers = {k: v.decode() for k, v in record.headers() or []}
+    finally:
+        consumer.close()
+    assert record.key() == b"ada"
+    assert headers["ce_type"] == "momentum_kafka_events.OrderPlaced"
+    assert headers["momentum-dlq-reason"] == "retries-exhausted"
+    assert headers["momentum-dlq-exception-type"] == "builtins.ValueError"
+    assert headers["momentum-dlq-exception-message"] == "order 7 cannot be billed"
+    assert "Traceback" in headers["momentum-dlq-stack"]
+    assert headers["momentum-dlq-attempts"] == "3"
+    assert headers["momentum-dlq-handler"].endswith("on_order")
+    assert headers["momentum-dlq-original-topic"] == topic
+    assert int(headers["momentum-dlq-original-offset"]) == 0
+    assert headers["momentum-dlq-failed-at"].endswith("Z")
+    assert b'"seq":7' in record.value().replace(b" ", b"")

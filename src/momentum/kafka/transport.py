@@ -23,12 +23,15 @@ from confluent_kafka import TopicPartition
 
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
+from momentum.contracts.partitioning import partition_key
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
+from momentum.kafka.dead_letters import dead_letter_headers
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import AsyncProducer
-from momentum.kafka.provisioning import provision_topics
+from momentum.kafka.provisioning import dead_letter_topic, provision_topics
+from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.ports import Destination, Receiver, Subscription
 
 logger = logging.getLogger("momentum.kafka")
@@ -132,6 +135,19 @@ class KafkaTransport:
                 await self._provision([destination.topic])
         key, value, headers = encode_record(envelope, destination.key, self.config.casing)
         await producer.send(destination.topic, key, value, headers)
+
+    async def publish_dead_letter(self, record: DeadLetterRecord, topic: str) -> None:
+        """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        target = dead_letter_topic(topic)
+        if self.config.provisioning.enabled:
+            await self._provision([target])
+        key, value, headers = encode_record(
+            record.envelope, partition_key(record.envelope.message), self.config.casing
+        )
+        await producer.send(target, key, value, headers + dead_letter_headers(record))
 
     async def _provision(self, topics: list[str]) -> None:
         tasks = []

@@ -26,7 +26,12 @@ from momentum.contracts.partitioning import partition_key
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
-from momentum.runtime.dead_letters import DeadLetterSink, InMemoryDeadLetters
+from momentum.runtime.dead_letters import (
+    DeadLetterSink,
+    DeadLetterTransport,
+    InMemoryDeadLetters,
+    TransportDeadLetters,
+)
 from momentum.runtime.delivery import Delivery
 from momentum.runtime.discovery import Discovery
 from momentum.runtime.injection import Injector, ServiceRegistry
@@ -71,8 +76,11 @@ class BusRuntime:
         self.dead_letters: DeadLetterSink = (
             dead_letters if dead_letters is not None else InMemoryDeadLetters()
         )
+        sink = self.dead_letters
+        if isinstance(transport, DeadLetterTransport):
+            sink = TransportDeadLetters(sink, transport, self._dead_letter_topic)
         self.delivery = Delivery(
-            error_policy or ErrorPolicy(), self.dead_letters, timeouts, lambda: self.tracker
+            error_policy or ErrorPolicy(), sink, timeouts, lambda: self.tracker
         )
         self.shutdown_seconds = shutdown_seconds
         self.circuit_breaker: CircuitBreaker | None = None
@@ -180,6 +188,13 @@ class BusRuntime:
         )
         self._topics[message_type] = topic
         return topic
+
+    def _dead_letter_topic(self, envelope: Envelope) -> str | None:
+        """The topic a dead letter belongs next to: where it was read, else its own topic."""
+        origin = envelope.origin
+        if origin is not None and origin.topic is not None:
+            return origin.topic
+        return self.topic_of(type(envelope.message))
 
     def subscriptions(self) -> list[Subscription]:
         """The topics of the integration events this service handles, with their types."""

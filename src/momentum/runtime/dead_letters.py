@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -113,3 +113,33 @@ class InMemoryDeadLetters:
 
     def __len__(self) -> int:
         return len(self._records)
+
+
+@runtime_checkable
+class DeadLetterTransport(Protocol):
+    """A transport that also keeps dead letters on its own dead-letter topics (Kafka)."""
+
+    async def publish_dead_letter(self, record: DeadLetterRecord, topic: str) -> None:
+        """Send ``record`` to the dead-letter topic of ``topic`` (``<topic>.dlq``)."""
+        ...
+
+
+class TransportDeadLetters:
+    """Keeps each dead letter in ``inner`` and on the transport's dead-letter topic."""
+
+    def __init__(
+        self,
+        inner: DeadLetterSink,
+        transport: DeadLetterTransport,
+        topic_of: Callable[[Envelope], str | None],
+    ) -> None:
+        self.inner = inner
+        self.transport = transport
+        self.topic_of = topic_of
+
+    async def add(self, record: DeadLetterRecord) -> None:
+        """Store the dead letter, then publish it next to the topic it came from."""
+        await self.inner.add(record)
+        topic = self.topic_of(record.envelope)
+        if topic is not None:
+            await self.transport.publish_dead_letter(record, topic)
