@@ -105,6 +105,7 @@ class InMemoryTransport:
         if self._group is not None:
             self.broker.unsubscribe(self._group)
         if self._queue is not None:
+            self._queue.resume()  # a paused listener still finishes what it was given
             await self._queue.drain()
             await self._queue.stop()
         self._group = self._queue = None
