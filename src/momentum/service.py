@@ -27,7 +27,7 @@ from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.core import BusRuntime
 from momentum.runtime.dead_letters import DeadLetterRecord, DeadLetterSink, InMemoryDeadLetters
 from momentum.runtime.discovery import Candidate, discover
-from momentum.runtime.injection import _MISSING, ServiceRegistry
+from momentum.runtime.injection import MISSING, ServiceRegistry
 from momentum.runtime.middleware import (
     ExceptionLoggingMiddleware,
     MessageStats,
@@ -104,7 +104,7 @@ class Service:
     def register(
         self,
         service_type: type,
-        instance: Any = _MISSING,
+        instance: Any = MISSING,
         *,
         factory: Callable[..., Any] | None = None,
     ) -> None:

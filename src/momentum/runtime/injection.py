@@ -21,7 +21,8 @@ from momentum.contracts.errors import ConfigurationError, HandlerConfigurationEr
 from momentum.contracts.tenancy import TenantContext
 from momentum.runtime.discovery import location_of
 
-_MISSING: Any = object()
+MISSING: Any = object()
+"""Sentinel: no instance given to ``register`` (``None`` is a valid instance)."""
 
 
 class Lifetime(Enum):
@@ -57,12 +58,12 @@ class ServiceRegistry:
     def register(
         self,
         service_type: type,
-        instance: Any = _MISSING,
+        instance: Any = MISSING,
         *,
         factory: Callable[..., Any] | None = None,
     ) -> None:
         """Register ``instance`` (shared) or ``factory`` (per message) for ``service_type``."""
-        if (instance is _MISSING) == (factory is None):
+        if (instance is MISSING) == (factory is None):
             raise ConfigurationError(
                 f"register({service_type.__qualname__}, ...) needs exactly one of an instance "
                 "or factory=..."
@@ -244,8 +245,8 @@ class Injector:
         if annotation is logging.Logger:
             logger = logging.getLogger(getattr(func, "__module__", None) or "momentum")
             return ParameterPlan(name, Kind.STATIC, keyword_only, value=logger)
-        static = self._statics.get(annotation, _MISSING) if _hashable(annotation) else _MISSING
-        if static is not _MISSING:
+        static = self._statics.get(annotation, MISSING) if _hashable(annotation) else MISSING
+        if static is not MISSING:
             return ParameterPlan(name, Kind.STATIC, keyword_only, value=static)
         reg = self._registry.get(annotation)
         if reg is not None and reg.lifetime is Lifetime.SINGLETON:
