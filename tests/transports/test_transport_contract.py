@@ -182,12 +182,14 @@ async def test_stop_while_paused_finishes_what_was_delivered(
     inbox = Inbox()
     receiver_transport = make_transport()
     assert isinstance(receiver_transport, PausableTransport)
-    async with running(make_transport(), "senders", environment, Inbox()) as sender:
-        async with running(receiver_transport, "receivers", environment, inbox):
-            await publish(sender, environment, ("k", 0))
-            await inbox.wait_for(1)
-            receiver_transport.pause()
-        # stopping a paused transport returns (no hang)
+    async with (
+        running(make_transport(), "senders", environment, Inbox()) as sender,
+        running(receiver_transport, "receivers", environment, inbox),  # stopped first
+    ):
+        await publish(sender, environment, ("k", 0))
+        await inbox.wait_for(1)
+        receiver_transport.pause()
+    # stopping the paused transport returned (no hang)
     assert inbox.order() == {"k": [0]}
 
 
