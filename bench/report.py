@@ -124,6 +124,20 @@ def _candidate_json(result: BenchmarkResult, cand: CandidateResult) -> dict[str,
         target_met=result.target_met(cand),
         samples_ns=cand.samples_ns,
     )
+    if cand.target_ns is not None:
+        data["target_ns"] = cand.target_ns
+    if result.benchmark.show_rate:
+        data["ops_per_second"] = 1e9 / cand.median_ns
+    if result.benchmark.latency and cand.latencies_ns:
+        data.update(
+            latency_count=len(cand.latencies_ns),
+            p50_ns=cand.percentile(50),
+            p90_ns=cand.percentile(90),
+            p99_ns=cand.percentile(99),
+            p999_ns=cand.percentile(99.9),
+            latency_max_ns=max(cand.latencies_ns),
+            target_p99_ns=cand.target_p99_ns,
+        )
     return data
 
 
@@ -144,14 +158,47 @@ def _format_ratio(ratio: float) -> str:
     return f"{ratio:.{digits}f}{TIMES}"
 
 
+def _rate(per_second: float) -> str:
+    if per_second >= 1_000_000:
+        return f"{per_second / 1_000_000:.2f}M/s"
+    if per_second >= 1_000:
+        return f"{per_second / 1_000:.1f}k/s"
+    return f"{per_second:.0f}/s"
+
+
+def _cells(result: BenchmarkResult, cand: CandidateResult) -> tuple[str, str]:
+    """The median and spread cells (percentiles for a latency benchmark)."""
+    if result.benchmark.latency and cand.latencies_ns:
+        return (
+            f"p50 {format_ns(cand.percentile(50))}",
+            f"p99 {format_ns(cand.percentile(99))}, max {format_ns(max(cand.latencies_ns))}",
+        )
+    median = format_ns(cand.median_ns)
+    if result.benchmark.show_rate:
+        median += f" ({_rate(1e9 / cand.median_ns)})"
+    return median, f"{format_ns(cand.min_ns)} {DASH} {format_ns(cand.max_ns)}"
+
+
 def _target_cell(result: BenchmarkResult, cand: CandidateResult) -> str:
     if cand.name == result.benchmark.baseline:
         return "baseline"
-    if cand.max_ratio is None:
+    parts: list[str] = []
+    if cand.max_ratio is not None:
+        parts.append(f"≤ {cand.max_ratio:g}{TIMES}")
+    if cand.target_ns is not None:
+        if result.benchmark.latency:
+            parts.append(f"p50 ≤ {format_ns(cand.target_ns)}")
+        elif result.benchmark.show_rate:
+            parts.append(f"≥ {_rate(1e9 / cand.target_ns)}")
+        else:
+            parts.append(f"≤ {format_ns(cand.target_ns)}")
+    if cand.target_p99_ns is not None:
+        parts.append(f"p99 ≤ {format_ns(cand.target_p99_ns)}")
+    if not parts:
         return ""
     met = result.target_met(cand)
     verdict = "" if met is None else " met" if met else " **missed**"
-    return f"≤ {cand.max_ratio:g}{TIMES}{verdict}"
+    return ", ".join(parts) + verdict
 
 
 def to_markdown(results: Sequence[BenchmarkResult], machine: dict[str, Any]) -> str:
@@ -168,9 +215,9 @@ def to_markdown(results: Sequence[BenchmarkResult], machine: dict[str, Any]) -> 
                 lines.append(f"| {name} | {cand.name} | — | — | — | skipped: {cand.skipped} |")
                 continue
             ratio = result.ratio(cand)
-            spread = f"{format_ns(cand.min_ns)} {DASH} {format_ns(cand.max_ns)}"
+            median, spread = _cells(result, cand)
             lines.append(
-                f"| {name} | {cand.name} | {format_ns(cand.median_ns)} | {spread} | "
+                f"| {name} | {cand.name} | {median} | {spread} | "
                 f"{_format_ratio(ratio) if ratio is not None else '—'} | "
                 f"{_target_cell(result, cand)} |"
             )
@@ -185,14 +232,30 @@ def to_markdown(results: Sequence[BenchmarkResult], machine: dict[str, Any]) -> 
         "",
     ]
     if config is not None:
+        counts = {r.config.rounds for r in results}
+        rounds = str(config.rounds) if len(counts) == 1 else "the benchmark's"
         head += [
-            f"Median ns/op over {config.rounds} interleaved rounds (each round runs every "
+            f"Median ns/op over {rounds} interleaved rounds (each round runs every "
             "candidate once, rotating the order); spread is the fastest and slowest round; "
             "the ratio is the median over the baseline's median measured in the same run. "
             f"GC {gc_mode} while timing, for every candidate.",
             "",
         ]
     tail = ["", *notes, "", f"Versions: {packages}."] if notes else ["", f"Versions: {packages}."]
+    bounded = [
+        f"- **{r.benchmark.name}**: {r.config.rounds} rounds of "
+        f"{r.candidates[0].ops if r.config.ops is None else r.config.ops} ops per candidate"
+        + (
+            "; median cell: p50 over every latency of every round, spread cell: p99 and max; "
+            "ratio: median of per-round p50s over the baseline's"
+            if r.benchmark.latency
+            else ""
+        )
+        for r in results
+        if r.benchmark.adjust is not None
+    ]
+    if bounded:
+        tail += ["", "Benchmarks with their own bounds:", *bounded]
     targets = [
         f"- **{r.benchmark.name}**: {r.benchmark.target}" for r in results if r.benchmark.target
     ]
@@ -222,9 +285,9 @@ def print_summary(result: BenchmarkResult, file: Any = sys.stdout) -> None:
             continue
         ratio = result.ratio(cand)
         ratio_text = _format_ratio(ratio) if ratio is not None else "—"
-        spread = f"{format_ns(cand.min_ns)} {DASH} {format_ns(cand.max_ns)}"
+        median, spread = _cells(result, cand)
         print(
-            f"  {cand.name:<{width}}  {format_ns(cand.median_ns):>9}  ({spread:>21})  "
+            f"  {cand.name:<{width}}  {median:>9}  ({spread:>21})  "
             f"{ratio_text:>7}  {_target_cell(result, cand).replace('**', '')}",
             file=file,
         )

@@ -69,3 +69,54 @@ def test_quick_invoke_writes_json_and_markdown(tmp_path: Path) -> None:
     for name, cand in candidates.items():
         row = next(r for r in rows if r.startswith(f"| invoke | {name} |"))
         assert ("skipped:" in row) == (cand["skipped"] is not None)
+
+
+def test_latency_benchmark_reports_percentiles_and_absolute_targets(tmp_path: Path) -> None:
+    import dataclasses
+    from collections.abc import AsyncIterator, Sequence
+    from contextlib import asynccontextmanager
+
+    from bench.framework import Benchmark, Config, Skip, measure
+
+    from bench import report
+
+    def latencies_of(scale: float) -> object:
+        @asynccontextmanager
+        async def setup() -> AsyncIterator[object]:
+            async def run(n: int) -> Sequence[float]:
+                return [scale * (i + 1) for i in range(n)]
+
+            yield run
+
+        return setup
+
+    @asynccontextmanager
+    async def unavailable() -> AsyncIterator[object]:
+        raise Skip("no broker")
+        yield  # pragma: no cover
+
+    bench = Benchmark(
+        "latency-shape",
+        "percentiles",
+        baseline="base",
+        latency=True,
+        adjust=lambda c: dataclasses.replace(c, rounds=2, ops=100, warmup_seconds=0),
+    )
+    bench.add("base", latencies_of(1.0))  # type: ignore[arg-type]
+    bench.add("twice", latencies_of(2.0), max_ns=150, max_p99_ns=1_000)  # type: ignore[arg-type]
+    bench.add("absent", unavailable)  # type: ignore[arg-type]
+    result = measure(bench, Config.quick())
+
+    assert result.config.rounds == 2 and result.config.ops == 100
+    _, twice, absent = result.candidates
+    assert len(twice.latencies_ns) == 200
+    assert twice.percentile(50) == 100 and twice.percentile(99) == 198
+    assert result.ratio(twice) == 2.0
+    assert result.target_met(twice) is True
+    assert absent.skipped == "not run: no broker"
+    data = report.to_json([result], report.machine_info())["benchmarks"][0]["candidates"]
+    assert data[1]["p50_ns"] == 100 and data[1]["p99_ns"] == 198
+    markdown = report.to_markdown([result], report.machine_info())
+    times = "\N{MULTIPLICATION SIGN}"
+    row = f"| latency-shape | twice | p50 100 ns | p99 198 ns, max 200 ns | 2.00{times} |"
+    assert row in markdown

@@ -1,0 +1,95 @@
+"""Candidates of the kafka-publish benchmark: n records to a real broker, all acknowledged.
+
+Both candidates use momentum's producer properties (idempotence, acks=all, zstd,
+linger.ms=1) and wait, inside the timed operation, until every record they sent is
+acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bench.framework import Run
+from bench.subjects.kafka_support import (
+    CashierCreated,
+    cashier_created,
+    encoded_record,
+    environment,
+    kafka_config,
+    producer_config,
+    topic_of,
+    topics,
+)
+
+FLUSH_TIMEOUT = 60.0
+
+
+@asynccontextmanager
+async def raw_produce() -> AsyncIterator[Run]:
+    """``producer.produce(...)`` of one pre-encoded record n times, then ``flush``."""
+    from confluent_kafka import Producer
+
+    env = environment()
+    async with topics([topic_of(CashierCreated, env)]) as (topic,):
+        key, value, headers = encoded_record()
+        producer: Any = Producer(producer_config())
+        failures: list[Any] = []
+        lock = threading.Lock()
+
+        def on_delivery(error: Any, _message: Any) -> None:
+            if error is not None:
+                with lock:
+                    failures.append(error)
+
+        def produce_all(n: int) -> None:
+            produce = producer.produce
+            for _ in range(n):
+                while True:
+                    try:
+                        produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                        break
+                    except BufferError:
+                        producer.poll(0.005)
+            if producer.flush(FLUSH_TIMEOUT):
+                raise RuntimeError("raw produce: records left undelivered")
+            if failures:
+                raise RuntimeError(f"raw produce: delivery failed: {failures[0]}")
+
+        async def run(n: int) -> None:
+            # produce() and flush() on a worker thread, like momentum's poll thread serves
+            # delivery reports off the loop; the loop just waits.
+            await asyncio.to_thread(produce_all, n)
+
+        try:
+            yield run
+        finally:
+            await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT)
+
+
+@asynccontextmanager
+async def momentum_publish() -> AsyncIterator[Run]:
+    """``asyncio.gather`` of n ``service.bus.publish(event)`` (each awaits its ack)."""
+    from momentum import Service
+    from momentum.kafka import KafkaTransport
+
+    env = environment()
+    async with topics([topic_of(CashierCreated, env)]):
+        service = Service(
+            "bench-publisher",
+            "BenchKafka",
+            transport=KafkaTransport(kafka_config()),
+            environment=env,
+        )
+        event = cashier_created()
+        async with service:
+            bus = service.bus
+            await bus.publish(event)
+
+            async def run(n: int) -> None:
+                await asyncio.gather(*[bus.publish(event) for _ in range(n)])
+
+            yield run
