@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from kafka_support import committed_offsets, wait_for
 from momentum_kafka_events import OrderPlaced
 
@@ -196,6 +198,38 @@ async def test_poison_and_unknown_records_are_committed_without_stalling(
         group = billing.group_id
     committed = committed_offsets(kafka_bootstrap, group, topic)
     assert sorted(committed)[-1] == 8  # every record of ada's partition, poison included
+    # every poison record was dead-lettered, as read, with its reason and origin
+    reader = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"{environment}-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    reader.subscribe([f"{topic}.dlq"])
+    dead: list[Any] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(dead) < 4 and time.monotonic() < deadline:
+            record = reader.poll(0.5)
+            if record is not None and record.error() is None:
+                dead.append(record)
+    finally:
+        reader.close()
+    reasons = []
+    for record in dead:
+        found = {k: v for k, v in record.headers() or []}
+        reasons.append(found["momentum-dlq-reason"].decode())
+        assert found["momentum-dlq-original-topic"].decode() == topic
+        assert int(found["momentum-dlq-original-offset"]) >= 1
+        assert record.key() == b"ada"
+    assert sorted(reasons) == [
+        "invalid-cloudevent",  # garbled ce_specversion
+        "invalid-cloudevent",  # no CloudEvents headers at all
+        "invalid-json",
+        "schema-mismatch",
+    ]
+    assert any(r.value() == b"{not json" for r in dead)
 
 
 async def test_a_structured_event_from_the_cloudevents_sdk_is_handled(

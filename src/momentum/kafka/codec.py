@@ -2,15 +2,18 @@
 
 Decoding never raises: a record whose ``ce_type`` no subscribed class has is skipped (another
 service's event on a shared topic), any other undecodable record is poison. Both come back as
-``None`` so the consumer commits past them instead of stalling; poison is logged and counted
-(dead-lettering it to ``<topic>.dlq`` is not implemented yet).
+``None`` so the consumer commits past them instead of stalling; poison is logged, counted and
+handed to ``on_poison`` (the transport writes it to ``<topic>.dlq`` with its reason before
+the record counts as done).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from momentum.contracts.cloudevents import decode, encode
 from momentum.contracts.envelope import Envelope, Origin
@@ -35,11 +38,43 @@ def encode_record(
     return record_key.encode(), value, list(headers)
 
 
+@dataclass(frozen=True, slots=True)
+class PoisonRecord:
+    """A record that could not be decoded, as read, with why.
+
+    Attributes:
+        topic: Topic it was read from.
+        partition: Its partition.
+        offset: Its offset.
+        key: Its key, as read.
+        value: Its value, as read.
+        headers: Its headers, as read.
+        reason: The decode failure's reason code (``invalid-json``...).
+        error: The decode failure.
+        failed_at: When decoding failed (POSIX seconds).
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    reason: str
+    error: BaseException
+    failed_at: float
+
+
 class RecordDecoder:
     """Decodes records of the subscribed types; counts what it skips and what is poison."""
 
-    def __init__(self, message_types: Iterable[type]) -> None:
+    def __init__(
+        self,
+        message_types: Iterable[type],
+        on_poison: Callable[[PoisonRecord], None] | None = None,
+    ) -> None:
         self.registry = MessageTypeRegistry(message_types)
+        self.on_poison = on_poison
         self.skipped = 0
         self.poison = 0
         self._lock = threading.Lock()
@@ -51,6 +86,7 @@ class RecordDecoder:
         topic: str,
         partition: int,
         offset: int,
+        key: bytes | None = None,
     ) -> Envelope | None:
         """The envelope of one record, or ``None`` when it is skipped or poison."""
         origin = Origin(TRANSPORT_NAME, topic, partition, offset)
@@ -67,16 +103,43 @@ class RecordDecoder:
                 logger.debug("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
             else:
                 logger.warning(
-                    "poison record %s[%d]@%d (%s): %s; committed without handling",
+                    "poison record %s[%d]@%d (%s): %s; dead-lettered, not handled",
                     topic,
                     partition,
                     offset,
                     reason,
                     exc,
                 )
+                self._poisoned(topic, partition, offset, key, value, headers, reason, exc)
             return None
         except Exception as exc:  # a codec defect must not stall the partition either
             with self._lock:
                 self.poison += 1
             logger.exception("decoding %s[%d]@%d failed: %r", topic, partition, offset, exc)
+            self._poisoned(topic, partition, offset, key, value, headers, "decode-failed", exc)
             return None
+
+    def _poisoned(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]] | None,
+        reason: str,
+        error: BaseException,
+    ) -> None:
+        if self.on_poison is not None:
+            record = PoisonRecord(
+                topic,
+                partition,
+                offset,
+                key,
+                value,
+                list(headers or []),
+                reason,
+                error,
+                time.time(),
+            )
+            self.on_poison(record)

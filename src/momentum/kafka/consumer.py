@@ -185,7 +185,7 @@ class ConsumerThread(ConsumerControl):
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             envelope = self._decoder.decode(
-                message.value(), message.headers(), topic, partition, offset
+                message.value(), message.headers(), topic, partition, offset, message.key()
             )
             records.append(InboundRecord(topic, partition, offset, message.key(), envelope))
         if records:

@@ -23,15 +23,29 @@ so it can be inspected with any Kafka tool and replayed by re-publishing its val
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
+from typing import Any
 
+from confluent_kafka import KafkaException, Producer
+
+from momentum.kafka.codec import PoisonRecord
 from momentum.kafka.provisioning import dead_letter_topic
 from momentum.runtime.dead_letters import DeadLetterRecord
+
+logger = logging.getLogger("momentum.kafka.dead_letters")
 
 PREFIX = "momentum-dlq-"
 STACK_LIMIT = 16 * 1024
 
-__all__ = ["PREFIX", "dead_letter_headers", "dead_letter_topic"]
+__all__ = [
+    "PREFIX",
+    "PoisonForwarder",
+    "dead_letter_headers",
+    "dead_letter_topic",
+    "poison_headers",
+]
 
 
 def _time(seconds: float) -> bytes:
@@ -61,3 +75,80 @@ def dead_letter_headers(record: DeadLetterRecord) -> list[tuple[str, bytes]]:
         if origin.offset is not None:
             headers.append((PREFIX + "original-offset", str(origin.offset).encode()))
     return headers
+
+
+def poison_headers(
+    reason: str, error: BaseException, topic: str, partition: int, offset: int, failed_at: float
+) -> list[tuple[str, bytes]]:
+    """Headers of a poison record (one that could not be decoded) on its dead-letter topic."""
+    klass = type(error)
+    return [
+        (PREFIX + "reason", reason.encode()),
+        (PREFIX + "exception-type", f"{klass.__module__}.{klass.__qualname__}".encode()),
+        (PREFIX + "exception-message", str(error).encode()),
+        (PREFIX + "attempts", b"0"),
+        (PREFIX + "failed-at", _time(failed_at)),
+        (PREFIX + "original-topic", topic.encode()),
+        (PREFIX + "original-partition", str(partition).encode()),
+        (PREFIX + "original-offset", str(offset).encode()),
+    ]
+
+
+class PoisonForwarder:
+    """Writes poison records to their ``<topic>.dlq`` from the consumer thread.
+
+    Each record is produced and flushed before the consumer hands the batch on, so a poison
+    record is committed only once its dead-letter copy is acknowledged. When the dead-letter
+    topic cannot be written for ``give_up_after`` seconds, the record is logged at ERROR with
+    its coordinates and committed anyway (the consumer must not stall forever).
+    """
+
+    def __init__(self, producer_config: dict[str, Any], give_up_after: float = 30.0) -> None:
+        self._producer = Producer(producer_config)
+        self._give_up_after = give_up_after
+
+    def __call__(self, poison: PoisonRecord) -> None:
+        """Dead-letter one poison record (blocking until acknowledged or given up)."""
+        topic = dead_letter_topic(poison.topic)
+        extra = poison_headers(
+            poison.reason,
+            poison.error,
+            poison.topic,
+            poison.partition,
+            poison.offset,
+            poison.failed_at,
+        )
+        headers: list[tuple[str, str | bytes | None]] = [*poison.headers, *extra]
+        deadline = time.monotonic() + self._give_up_after
+        delivered: list[Any] = []
+        while True:
+            delivered.clear()
+            try:
+                self._producer.produce(
+                    topic,
+                    poison.value,
+                    poison.key,
+                    headers=headers,
+                    on_delivery=lambda err, _msg: delivered.append(err),
+                )
+                self._producer.flush(max(0.1, deadline - time.monotonic()))
+            except (BufferError, KafkaException) as exc:
+                delivered.append(exc)
+            if delivered and delivered[0] is None:
+                return
+            if time.monotonic() >= deadline:
+                logger.error(
+                    "could not dead-letter poison record %s[%d]@%d to %s (%s); committed "
+                    "without a dead-letter copy",
+                    poison.topic,
+                    poison.partition,
+                    poison.offset,
+                    topic,
+                    delivered[0] if delivered else "no delivery report",
+                )
+                return
+            time.sleep(0.2)  # back off before producing again (consumer thread)
+
+    def close(self) -> None:
+        """Flush what is left."""
+        self._producer.flush(5)

@@ -27,7 +27,7 @@ from momentum.contracts.partitioning import partition_key
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
-from momentum.kafka.dead_letters import dead_letter_headers
+from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import AsyncProducer
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
@@ -56,6 +56,7 @@ class KafkaTransport:
         self._producer: AsyncProducer | None = None
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
+        self._poison: PoisonForwarder | None = None
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
@@ -77,7 +78,8 @@ class KafkaTransport:
         self._producer = producer
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
-            self._decoder = RecordDecoder(types)
+            self._poison = PoisonForwarder(self.config.producer_config())
+            self._decoder = RecordDecoder(types, on_poison=self._poison)
             consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
             try:
                 consumer.start()
@@ -102,6 +104,9 @@ class KafkaTransport:
             self._producer = None
             if producer is not None:
                 await producer.stop()
+            if self._poison is not None:
+                await asyncio.to_thread(self._poison.close)
+                self._poison = None
 
     def pause(self) -> None:
         """Stop handing records to the receiver; running handlers finish, the group is kept.
