@@ -84,7 +84,7 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     key_concurrency: int = Field(default=1, ge=1)
-    max_buffered_per_partition: int = Field(default=1000, ge=1)
+    max_buffered_per_partition: int = Field(default=5000, ge=1)
     commit_interval_seconds: float = Field(default=0.5, gt=0)
     revoke_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -61,3 +61,16 @@ def test_kafka_transport_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert config.consumer_config("g")["max.poll.interval.ms"] == "600000"
     assert config.provisioning.enabled and config.provisioning.partitions == 6
     assert "hunter2" not in repr(config)  # secrets never shown
+
+
+def test_kafka_settings_defaults_match_the_transport_defaults() -> None:
+    from momentum.kafka import KafkaConfig
+    from momentum.settings import KafkaSettings
+
+    settings, config = KafkaSettings(), KafkaConfig(bootstrap_servers="x:1")
+    assert settings.max_buffered_per_partition == config.max_buffered_per_partition
+    assert settings.key_concurrency == config.key_concurrency
+    assert settings.compression == config.compression
+    assert settings.assignment_strategy == config.assignment_strategy
+    assert settings.commit_interval_seconds == config.commit_interval
+    assert settings.revoke_timeout_seconds == config.revoke_timeout
