@@ -32,3 +32,21 @@ def test_describe_reports_import_errors_with_exit_code_2() -> None:
     result = runner.invoke(app, ["describe", "no_such_package_for_momentum"])
     assert result.exit_code == 2
     assert "no_such_package_for_momentum" in result.output
+
+
+def test_demo_needs_nothing_beyond_the_cli_extra() -> None:
+    """`scripts/demo` installs only momentum[cli]: dev-only packages must not be needed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('fastapi', 'starlette', 'httpx', 'psycopg', 'confluent_kafka', 'pytest'):\n"
+        "    sys.modules[name] = None  # import fails as if not installed\n"
+        "from momentum.cli import main\n"
+        "sys.argv = ['momentum', 'demo']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "demo complete" in done.stdout

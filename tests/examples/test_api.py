@@ -6,7 +6,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from app_domain.api import api
+from app_domain_http import api
 
 
 def test_create_and_read_a_cashier_over_http() -> None:

@@ -1,6 +1,6 @@
 """An HTTP API in front of app-domain: FastAPI endpoints that invoke commands and queries.
 
-Run it with ``uvicorn app_domain.api:api`` (uvicorn is not a dependency of momentum). A
+Run it with ``uvicorn app_domain_http:api`` (uvicorn is not a dependency of momentum). A
 ``Result`` maps to HTTP 200 with the value, or 400 with the validation failures.
 """
 
