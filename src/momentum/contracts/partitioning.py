@@ -82,20 +82,30 @@ class KeyPlan:
 _PLANS: dict[type, KeyPlan] = {}
 
 
+_AS_TEXT = (UUID, str, int, Decimal)
+
+
 def format_key_value(value: object) -> str:
     """One key value as text (see the module docstring); ``TypeError`` for other types."""
+    kind = type(value)
+    if kind is str:  # exact types first: this runs for every published message
+        return value  # type: ignore[return-value]
+    if kind is UUID:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "True" if value else "False"
-    if isinstance(value, Enum):
+    if isinstance(value, Enum):  # before str/int: StrEnum and IntEnum write their name
         return value.name
-    if isinstance(value, UUID | str | int | Decimal):
+    if isinstance(value, _AS_TEXT):
         return str(value)
     raise TypeError(f"{type(value).__name__} cannot be part of a partition key")
 
 
 def _format_uuid(value: object) -> str:
+    if type(value) is UUID:
+        return str(value)
     if isinstance(value, str):
         return str(UUID(value))
     return format_key_value(value)
