@@ -259,36 +259,35 @@ class HandlerChain:
         terminal = scoped_terminal if needs_scope else static_terminal
         chain = compose(middlewares, terminal)
 
+        async def run_chain(envelope: Envelope) -> Any:
+            """The chain on ``envelope``: failures annotated, outcomes recorded when tracked."""
+            message = envelope.message
+            try:
+                ret = await chain(envelope)
+            except Exception as exc:
+                annotate_failure(exc, message, envelope.message_id, name)
+                tracker = runtime.tracker
+                if tracker is not None:
+                    tracker.record(Activity("failed", message, envelope, name, exc))
+                raise
+            tracker = runtime.tracker
+            if tracker is not None:
+                tracker.record(Activity("handled", message, envelope, name))
+            return ret
+
         async def invoke_enveloped(message: Any, caller: MessageBus) -> Any:
             envelope = caller.envelope_for(message)
             tracker = runtime.tracker
             if tracker is not None:
                 tracker.record(Activity("invoked", message, envelope))
-            try:
-                ret = await chain(envelope)
-            except Exception as exc:
-                annotate_failure(exc, message, envelope.message_id, name)
-                if tracker is not None:
-                    tracker.record(Activity("failed", message, envelope, name, exc))
-                raise
-            if tracker is not None:
-                tracker.record(Activity("handled", message, envelope, name))
+            ret = await run_chain(envelope)
             response, cascades = split_response(ret, classes)
             if cascades:
                 await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
             return response
 
         async def dispatch(envelope: Envelope) -> None:
-            tracker = runtime.tracker
-            try:
-                ret = await chain(envelope)
-            except Exception as exc:
-                annotate_failure(exc, envelope.message, envelope.message_id, name)
-                if tracker is not None:
-                    tracker.record(Activity("failed", envelope.message, envelope, name, exc))
-                raise
-            if tracker is not None:
-                tracker.record(Activity("handled", envelope.message, envelope, name))
+            ret = await run_chain(envelope)
             cascades = cascades_of(ret, classes)
             if cascades:
                 await runtime.cascade(MessageBus(runtime, envelope.message, envelope), cascades)
