@@ -48,7 +48,7 @@ class Delivery:
         self._tracker = tracker
         self._rules: dict[str, list[ErrorRule]] = {}
         self._limits: dict[str, float | None] = {}
-        self._first_failure: dict[tuple[uuid.UUID | int, str], float] = {}
+        self._first_failure: dict[tuple[uuid.UUID, str], float] = {}
         # inbound messages whose handlers are not all finished: message id -> handler -> attempt
         self._inbound: dict[uuid.UUID, dict[str, int]] = {}
         self.inbound_outcome: Callable[[bool], None] | None = None  # e.g. a circuit breaker
@@ -90,7 +90,7 @@ class Delivery:
         """
         limit = self._timeout_for(chain)
         env = envelope if envelope.attempts == attempt else envelope.for_attempt(attempt)
-        key = (id(envelope) if not envelope.has_message_id else envelope.message_id, chain.name)
+        key = (envelope.message_id, chain.name)
         while True:
             try:
                 if limit is None:
