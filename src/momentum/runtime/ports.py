@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from momentum.contracts.envelope import Envelope
+from momentum.runtime.store import OutgoingRecord
 
 Receiver = Callable[[Envelope], Awaitable[float | None]]
 """Called by a transport for each inbound message. Returns ``None`` once the message is
@@ -78,4 +79,30 @@ class PausableTransport(Protocol):
 
     def resume(self) -> None:
         """Hand inbound messages to the receiver again."""
+        ...
+
+
+@runtime_checkable
+class RecordTransport(Protocol):
+    """A transport that also sends pre-encoded wire records (outbox relay, batch publishing).
+
+    The outbox stores what :meth:`encode` returns; the relay later hands those rows, possibly
+    read back by another process, to :meth:`publish_records`.
+    """
+
+    def encode(self, envelope: Envelope, destination: Destination) -> OutgoingRecord:
+        """The wire record for ``envelope`` at ``destination`` (key: given, else message id)."""
+        ...
+
+    async def publish_records(
+        self, records: Sequence[OutgoingRecord]
+    ) -> list[BaseException | None]:
+        """Send ``records`` and wait until each is acknowledged or failed.
+
+        Records with the same (destination, key) are sent in the given order.
+
+        Returns:
+            For each record, in order: ``None`` when delivered, else its error
+            (a :class:`~momentum.contracts.errors.TransportError`).
+        """
         ...
