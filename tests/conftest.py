@@ -9,6 +9,10 @@ import uuid
 
 import pytest
 
+# Services built by tests run without a message store unless a test gives one (tests of the
+# store wire their own SQLite files and PostgreSQL schemas); no momentum.db in the checkout.
+os.environ.setdefault("MOMENTUM_DATABASE_URL", "memory://")
+
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 START_HINT = "start the test services with `scripts/services up` (check: `scripts/services status`)"

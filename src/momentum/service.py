@@ -10,6 +10,9 @@ async with service:
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -38,9 +41,12 @@ from momentum.runtime.middleware import (
 )
 from momentum.runtime.policies import ErrorPolicy, ErrorRule, ScopedRule
 from momentum.runtime.ports import Transport
+from momentum.runtime.relay import RelaySettings
+from momentum.runtime.replay import ReplayOutcome, replay_stored
+from momentum.runtime.store import DeadLetterFilter, MessageStore
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
 from momentum.settings import MomentumSettings
-from momentum.wiring import transport_from_settings
+from momentum.wiring import store_from_settings, transport_from_settings
 
 
 class Service:
@@ -53,8 +59,10 @@ class Service:
         transport: Carries integration events to other services (Kafka, in-memory). By
             default the Kafka transport when ``kafka_bootstrap_servers`` is set; without
             one, integration events are handled by this service's own handlers only.
-        dead_letters: Where messages go when their error rule gives up (default: kept in
-            memory, see :attr:`dead_letters`).
+        dead_letters: Where messages go when their error rule gives up (default: the
+            store's dead-letter table, or memory without a store; see :attr:`dead_letters`).
+        store: The message store (outbox, inbox, dead letters); by default the one
+            ``database_url`` names (a SQLite file ``momentum.db``; ``memory://``: none).
         settings: Settings object; otherwise built from ``overrides`` and the environment.
         **overrides: Settings given as keyword arguments (highest precedence).
     """
@@ -67,6 +75,7 @@ class Service:
         *,
         transport: Transport | None = None,
         dead_letters: DeadLetterSink | None = None,
+        store: MessageStore | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -84,9 +93,10 @@ class Service:
         self.transport = (
             transport if transport is not None else transport_from_settings(self.settings, name)
         )
-        self.dead_letters: DeadLetterSink = (
-            dead_letters if dead_letters is not None else InMemoryDeadLetters()
-        )
+        self.store = store if store is not None else store_from_settings(self.settings, name)
+        self._dead_letters: DeadLetterSink | None = dead_letters
+        if dead_letters is None and self.store is None:
+            self._dead_letters = InMemoryDeadLetters()
         self._rules: list[ScopedRule] = []
         self._timeouts: list[tuple[float, tuple[type, ...] | None]] = []
         self._breaker: CircuitBreakerSettings | None = None
@@ -190,6 +200,27 @@ class Service:
         """The rules in force, most specific first (``str()`` reads them in plain words)."""
         return ErrorPolicy(self._rules)
 
+    @property
+    def dead_letters(self) -> DeadLetterSink:
+        """Where dead letters go: the store's table (``StoreDeadLetters``) or memory."""
+        if self._runtime is not None:
+            return self._runtime.dead_letters
+        if self._dead_letters is None:
+            raise ConfigurationError(
+                f"service {self.name!r} keeps dead letters in its store; start it first"
+            )
+        return self._dead_letters
+
+    async def replay_stored_dead_letters(
+        self, where: DeadLetterFilter | None = None
+    ) -> ReplayOutcome:
+        """Take dead letters from the store (all, or those ``where`` selects) and replay them.
+
+        Letters read from a topic go back to it through the outbox for this service's group
+        only (its inbox skips handlers that had finished); local ones are queued again.
+        """
+        return await replay_stored(self.runtime, where or DeadLetterFilter())
+
     async def replay_dead_letters(self, records: Iterable[DeadLetterRecord]) -> int:
         """Queue dead letters for their handler again (attempts start over); returns the count.
 
@@ -255,10 +286,12 @@ class Service:
             group=self.group_id,
             transport=self.transport,
             error_policy=self.error_policy,
-            dead_letters=self.dead_letters,
+            dead_letters=self._dead_letters,
             timeouts=self._timeouts,
             shutdown_seconds=self.settings.shutdown_seconds,
             circuit_breaker=self._breaker,
+            store=self.store,
+            relay=self._relay_settings(),
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:
@@ -267,6 +300,20 @@ class Service:
             await runtime.stop()
             raise
         self._runtime = runtime
+
+    def _relay_settings(self) -> RelaySettings:
+        config = self.settings.store
+        return RelaySettings(
+            owner=f"{self.group_id}/{socket.gethostname()}:{os.getpid()}/{uuid.uuid4().hex[:8]}",
+            destination_prefix=f"{environment_short_name(self.settings.environment)}.",
+            batch_size=config.relay_batch_size,
+            lease_seconds=config.lease_seconds,
+            poll_seconds=config.poll_seconds,
+            max_attempts=config.max_relay_attempts,
+            sent_retention_seconds=config.sent_retention_seconds,
+            inbox_retention_seconds=config.inbox_retention_seconds,
+            purge_interval_seconds=config.purge_interval_seconds,
+        )
 
     def _builtin_middleware(self) -> Iterable[MiddlewareRegistration]:
         config = self.settings.middleware

@@ -94,6 +94,38 @@ def librdkafka_properties(values: dict[str, str | int | float | bool]) -> dict[s
     return {(k if "." in k else k.replace("_", ".")): v for k, v in values.items()}
 
 
+class StoreSettings(BaseModel):
+    """The message store: outbox relay, inbox and retention (``MOMENTUM_STORE__...``).
+
+    Attributes:
+        schema_name: PostgreSQL schema of the service's tables; defaults to the service name
+            in snake case (``app-domain`` -> ``app_domain``).
+        relay_batch_size: Outbox rows a relay claims and publishes at once.
+        lease_seconds: How long a claimed row stays leased to its relay; a crashed relay's
+            rows are taken over after it.
+        poll_seconds: Longest wait between checks for work the store cannot signal
+            (rows from other processes on SQLite, a lost NOTIFY on PostgreSQL).
+        sent_retention_seconds: How long sent outbox rows are kept before purging.
+        inbox_retention_seconds: How long inbox rows (handled message ids) are kept;
+            a redelivery older than this runs its handler again.
+        purge_interval_seconds: Time between purges of old rows.
+        max_relay_attempts: Failed publications of one row before it becomes a dead letter.
+    """
+
+    schema_name: str | None = None
+    relay_batch_size: int = Field(default=500, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    sent_retention_seconds: float = Field(default=3600.0, ge=0)
+    inbox_retention_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+    purge_interval_seconds: float = Field(default=60.0, gt=0)
+    max_relay_attempts: int = Field(default=20, ge=1)
+
+
+IN_MEMORY_DATABASE = "memory://"
+"""``database_url`` value that runs without a message store (in-process only)."""
+
+
 class MomentumSettings(BaseSettings):
     """Everything an operator can set for a service.
 
@@ -102,6 +134,10 @@ class MomentumSettings(BaseSettings):
         kafka_bootstrap_servers: Kafka brokers; unset: no Kafka (integration events are
             handled in-process).
         kafka: Kafka transport settings.
+        database_url: The message store: ``sqlite:///path`` (default: ``momentum.db`` in the
+            working directory) or ``postgresql://...``; ``memory://`` runs without one
+            (no outbox, inbox or durable dead letters: tests and benchmarks).
+        store: Message store settings.
         shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
@@ -114,6 +150,8 @@ class MomentumSettings(BaseSettings):
     environment: str = "development"
     kafka_bootstrap_servers: str | None = None
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database_url: str = "sqlite:///momentum.db"
+    store: StoreSettings = Field(default_factory=StoreSettings)
     shutdown_seconds: float = Field(default=30.0, ge=0)
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)

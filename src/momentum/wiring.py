@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from momentum.contracts.errors import ConfigurationError
 from momentum.runtime.ports import Transport
-from momentum.settings import MomentumSettings, librdkafka_properties
+from momentum.runtime.store import MessageStore, mask_url
+from momentum.settings import IN_MEMORY_DATABASE, MomentumSettings, librdkafka_properties
 
 
 def transport_from_settings(settings: MomentumSettings, service_name: str) -> Transport | None:
@@ -39,3 +40,33 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
         revoke_timeout=kafka.revoke_timeout_seconds,
     )
     return KafkaTransport(config)
+
+
+def store_from_settings(settings: MomentumSettings, service_name: str) -> MessageStore | None:
+    """The message store ``database_url`` names; ``None`` for ``memory://``.
+
+    ``sqlite:///path`` opens a SQLite file (relative paths from the working directory);
+    ``postgresql://...`` (or ``postgres://``) a PostgreSQL schema of the service's own.
+    """
+    url = settings.database_url.strip()
+    store = settings.store
+    if url == IN_MEMORY_DATABASE:
+        return None
+    if url.startswith("sqlite:"):
+        from momentum.sqlite import SqliteStore
+
+        return SqliteStore(url, poll_interval=min(store.poll_seconds, 0.2))
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from momentum.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                "MOMENTUM_DATABASE_URL names PostgreSQL but the PostgreSQL store is not "
+                "installed: pip install 'momentum[postgres]'"
+            ) from exc
+        schema = store.schema_name or service_name.replace("-", "_")
+        return PostgresStore(url, schema=schema, poll_interval=store.poll_seconds)
+    raise ConfigurationError(
+        f"MOMENTUM_DATABASE_URL {mask_url(url)!r} is not supported: use sqlite:///path, "
+        f"postgresql://... or {IN_MEMORY_DATABASE} (no store)"
+    )

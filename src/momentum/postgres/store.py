@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,6 +35,15 @@ from momentum.runtime.store import (
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RECHECK = 0.05
 """Shortest time between two checks for due rows within one ``wait_for_work``."""
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel of ``schema`` (at most 63 bytes, PostgreSQL's limit)."""
+    channel = f"momentum.{schema}"
+    if len(channel.encode()) <= 63:
+        return channel
+    digest = hashlib.sha1(schema.encode()).hexdigest()[:12]
+    return f"momentum.{schema[:40]}.{digest}"
 
 
 class PostgresStore:
@@ -67,7 +77,7 @@ class PostgresStore:
         self._display = mask_url(url)
         self._schema = schema
         self._where = f"PostgreSQL {self._display} (schema {schema})"
-        self._channel = f"momentum.{schema}"
+        self._channel = notify_channel(schema)
         self._min_size = min_size
         self._max_size = max_size
         self._connect_timeout = connect_timeout

@@ -8,15 +8,19 @@ tenant and causation.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import ConfigurationError
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.tenancy import current_tenant, tenant_of
 
 if TYPE_CHECKING:
     from momentum.runtime.core import BusRuntime
+    from momentum.runtime.store import StoreTransaction
 
 R = TypeVar("R")
 
@@ -119,6 +123,36 @@ class MessageBus:
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
             due = time.time() + seconds
         await self._runtime.schedule(self.envelope_for(message, headers), due)
+
+    @asynccontextmanager
+    async def transaction(self, connection: Any = None) -> AsyncIterator[StoreTransaction]:
+        """A store transaction whose publishes go to the outbox (the transactional outbox).
+
+        ```python
+        async with pool.connection() as conn, conn.transaction():   # psycopg
+            await conn.execute("insert into invoices ...")
+            async with service.bus.transaction(conn):
+                await service.bus.publish(InvoiceCreated(...))
+        ```
+
+        Without ``connection`` the store opens and commits its own transaction (use
+        ``tx.connection`` for business writes). With one (a psycopg ``AsyncConnection`` in a
+        transaction on PostgreSQL, an ``aiosqlite.Connection`` after ``BEGIN`` on SQLite),
+        the outbox rows join that transaction and commit or roll back with it; local
+        deliveries start when the block ends. Inside a handler that already runs in a
+        transaction, the block joins it.
+
+        Raises:
+            ConfigurationError: The service has no message store.
+        """
+        durability = self._runtime.durability
+        if durability is None:
+            raise ConfigurationError(
+                f"{self._runtime.source} has no message store; bus.transaction() needs one "
+                "(MOMENTUM_DATABASE_URL)"
+            )
+        async with durability.session(connection) as session:
+            yield session.transaction
 
     def __repr__(self) -> str:
         bound = f" bound to {type(self._message).__qualname__}" if self._message is not None else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -37,10 +38,22 @@ from momentum.runtime.discovery import Discovery
 from momentum.runtime.injection import Injector, ServiceRegistry
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
+from momentum.runtime.outbox import Durability, active_session, current_transaction
 from momentum.runtime.pipeline import HandlerChain, Invoker, Validator, bind
 from momentum.runtime.policies import ErrorPolicy
-from momentum.runtime.ports import Destination, PausableTransport, Subscription, Transport
+from momentum.runtime.ports import (
+    Destination,
+    PausableTransport,
+    RecordTransport,
+    Subscription,
+    Transport,
+)
+from momentum.runtime.records import encode_outgoing
+from momentum.runtime.relay import OutboxRelay, RelaySettings
+from momentum.runtime.replay import REPLAY_GROUP_HEADER
 from momentum.runtime.scheduler import InMemoryScheduler
+from momentum.runtime.store import MessageStore, OutgoingRecord, StoreTransaction
+from momentum.runtime.stored_dead_letters import StoreDeadLetters
 from momentum.runtime.tracking import Activity, ActivityLog
 
 logger = logging.getLogger("momentum.bus")
@@ -68,19 +81,36 @@ class BusRuntime:
         timeouts: Sequence[tuple[float, tuple[type, ...] | None]] = (),
         shutdown_seconds: float = 30.0,
         circuit_breaker: CircuitBreakerSettings | None = None,
+        store: MessageStore | None = None,
+        relay: RelaySettings | None = None,
     ) -> None:
         self.source = source
         self.environment = environment
         self.group = group or source
         self.transport = transport
-        self.dead_letters: DeadLetterSink = (
-            dead_letters if dead_letters is not None else InMemoryDeadLetters()
-        )
+        self.store = store
+        self.durability: Durability | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_settings = relay
+        if store is not None:
+            if transport is not None and not isinstance(transport, RecordTransport):
+                raise ConfigurationError(
+                    f"the {transport.name} transport cannot be used with a message store: it "
+                    "does not implement RecordTransport (encode + publish_records)"
+                )
+            self.durability = Durability(store, self._outbox_committed, self._duplicate)
+        if dead_letters is None:
+            dead_letters = (
+                StoreDeadLetters(store, self._encode, self.topic_of, partition_key)
+                if store is not None
+                else InMemoryDeadLetters()
+            )
+        self.dead_letters: DeadLetterSink = dead_letters
         sink = self.dead_letters
         if isinstance(transport, DeadLetterTransport):
             sink = TransportDeadLetters(sink, transport, self._dead_letter_topic)
         self.delivery = Delivery(
-            error_policy or ErrorPolicy(), sink, timeouts, lambda: self.tracker
+            error_policy or ErrorPolicy(), sink, timeouts, lambda: self.tracker, self.durability
         )
         self.shutdown_seconds = shutdown_seconds
         self.circuit_breaker: CircuitBreaker | None = None
@@ -111,6 +141,8 @@ class BusRuntime:
     def compile(self, discovery: Discovery) -> None:
         """Compile every discovered handler; refuse duplicate command/query handlers."""
         self._packages = discovery.packages
+        if self._registry.get(StoreTransaction) is None:
+            self._registry.register(StoreTransaction, factory=current_transaction)
         injector = Injector(self._registry, {}, bus_type=MessageBus)
         validators: dict[type, list[Validator]] = {}
         for info in discovery.validators:
@@ -206,7 +238,9 @@ class BusRuntime:
         return [Subscription(t, tuple(types)) for t, types in sorted(by_topic.items())]
 
     async def start(self) -> None:
-        """Start the local queue workers, then the transport's subscriptions."""
+        """Open the store, start local queues, the transport's subscriptions and the relay."""
+        if self.store is not None:
+            await self.store.open()
         for queue in self._queues.values():
             queue.start()
         if self.transport is not None:
@@ -214,6 +248,32 @@ class BusRuntime:
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
             await self.transport.start(self.group, self.subscriptions(), self.receive)
+            if self.store is not None and isinstance(self.transport, RecordTransport):
+                settings = self._relay_settings or RelaySettings(owner=self.group)
+                self.relay = OutboxRelay(self.store, self.transport, settings)
+                self.relay.start()
+
+    def _encode(self, envelope: Envelope, destination: str, key: str | None) -> OutgoingRecord:
+        """The wire record of ``envelope``: the transport's encoding when it has one."""
+        transport = self.transport
+        if isinstance(transport, RecordTransport) and not destination.startswith("local:"):
+            return transport.encode(envelope, Destination(destination, key))
+        return encode_outgoing(envelope, destination, key)
+
+    def _outbox_committed(self, rows: int) -> None:
+        if self.relay is not None:
+            self.relay.kick()
+
+    def _duplicate(self, envelope: Envelope, handler: str) -> None:
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.record(Activity("duplicate", envelope.message, envelope, handler))
+        logger.info(
+            "%s already handled %s %s (inbox); redelivery acknowledged",
+            handler,
+            envelope.message_type,
+            envelope.message_id,
+        )
 
     def _pause_for(self, seconds: float) -> None:
         """Pause the transport listener now and resume it after ``seconds``."""
@@ -256,6 +316,9 @@ class BusRuntime:
             self.circuit_breaker.close()
             if self.transport is not None and isinstance(self.transport, PausableTransport):
                 self.transport.resume()  # let in-flight work drain
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
         if self.transport is not None:
             await self.transport.stop()
         try:
@@ -270,14 +333,17 @@ class BusRuntime:
             )
         for queue in self._queues.values():
             await queue.stop()
+        if self.store is not None:
+            await self.store.close()
 
     async def wait_idle(self) -> None:
-        """Return once local queues and the transport have nothing left to handle."""
+        """Return once local queues, the outbox relay and the transport have nothing left."""
         while True:
             await self.pending.wait_idle()
+            relayed = await self.relay.wait_idle() if self.relay is not None else 0
             if self.transport is not None:
                 await self.transport.wait_idle()
-            if self.pending.count == 0:
+            if self.pending.count == 0 and not relayed:
                 return
 
     # -- routing -------------------------------------------------------------------------
@@ -294,10 +360,16 @@ class BusRuntime:
 
     async def _route_message(self, envelope: Envelope) -> None:
         message = envelope.message
-        if self.transport is not None:
+        transport = self.transport
+        session = active_session()
+        if transport is not None:
             topic = self.topic_of(type(message))
             if topic is not None:
-                await self.transport.publish(envelope, Destination(topic, partition_key(message)))
+                destination = Destination(topic, partition_key(message))
+                if session is not None and isinstance(transport, RecordTransport):
+                    session.add(transport.encode(envelope, destination))
+                else:
+                    await transport.publish(envelope, destination)
                 return
         chains = self.handlers_for(type(message))
         if not chains:
@@ -306,13 +378,21 @@ class BusRuntime:
             return
         key = partition_key(message)
         for chain in chains:
-            self._enqueue(chain, envelope, key)
+            if session is not None:
+                session.defer(partial(self._enqueue, chain, envelope, key))
+            else:
+                self._enqueue(chain, envelope, key)
 
     async def send(self, envelope: Envelope) -> None:
-        """Queue a command for its single local handler."""
+        """Queue a command for its single local handler (once the transaction commits)."""
         chain = self.single_handler(type(envelope.message), "send")
         self._record("sent", envelope)
-        self._enqueue(chain, envelope, partition_key(envelope.message))
+        session = active_session()
+        key = partition_key(envelope.message)
+        if session is not None:
+            session.defer(partial(self._enqueue, chain, envelope, key))
+        else:
+            self._enqueue(chain, envelope, key)
 
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
@@ -329,7 +409,13 @@ class BusRuntime:
         raise HandlerNotFoundError(type(envelope.message), self._packages)
 
     async def receive(self, envelope: Envelope) -> float | None:
-        """Handle an inbound message with every local handler (the transport's Receiver)."""
+        """Handle an inbound message with every local handler (the transport's Receiver).
+
+        A replayed dead letter meant for another consumer group is acknowledged unhandled.
+        """
+        headers = envelope.headers
+        if headers and headers.get(REPLAY_GROUP_HEADER, self.group) != self.group:
+            return None
         if not self.delivery.in_progress(envelope):
             self._record("received", envelope)
         return await self.delivery.inbound(envelope, self.handlers_for(type(envelope.message)))
@@ -343,9 +429,28 @@ class BusRuntime:
                 await bus.publish(message)
 
     async def schedule(self, envelope: Envelope, due: float) -> None:
-        """Deliver ``envelope`` at ``due`` (POSIX seconds): commands sent, others published."""
+        """Deliver ``envelope`` at ``due`` (POSIX seconds): commands sent, others published.
+
+        With a store and a transport, an integration event is a durable outbox row that the
+        relay publishes when due (whichever process relays it); other messages wait in
+        this process's scheduler.
+        """
         self._record("scheduled", envelope)
+        transport = self.transport
+        topic = self.topic_of(type(envelope.message)) if transport is not None else None
+        if self.durability is not None and isinstance(transport, RecordTransport) and topic:
+            record = transport.encode(envelope, Destination(topic, partition_key(envelope.message)))
+            scheduled = replace(record, available_at=due)
+            async with self.durability.session() as session:
+                session.add(scheduled)
+            return
         deliver: Callable[[Envelope], Any] = (
             self.send if isinstance(envelope.message, Command) else self.publish
         )
-        self.scheduler.schedule(due, partial(deliver, envelope), envelope.message_type)
+        job = partial(deliver, envelope)
+        later = partial(self.scheduler.schedule, due, job, envelope.message_type)
+        session = active_session()
+        if session is not None:
+            session.defer(later)
+        else:
+            later()

@@ -12,9 +12,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import StoreError
 from momentum.runtime.dead_letters import DeadLetterRecord, DeadLetterSink
 from momentum.runtime.pipeline import HandlerChain
 from momentum.runtime.policies import (
@@ -29,7 +30,13 @@ from momentum.runtime.policies import (
 )
 from momentum.runtime.tracking import Activity, ActivityLog
 
+if TYPE_CHECKING:
+    from momentum.runtime.outbox import Durability
+
 logger = logging.getLogger("momentum.errors")
+
+STORE_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""Delays before handling a message again while the message store fails (last repeats)."""
 
 
 class Delivery:
@@ -41,8 +48,11 @@ class Delivery:
         dead_letters: DeadLetterSink,
         timeouts: Sequence[tuple[float, tuple[type, ...] | None]],
         tracker: Callable[[], ActivityLog | None],
+        durability: Durability | None = None,
     ) -> None:
         self.policy = policy
+        self.durability = durability
+        self._store_failures = 0
         self.dead_letters = dead_letters
         self._timeouts = list(timeouts)
         self._tracker = tracker
@@ -82,8 +92,14 @@ class Delivery:
         attempt: int,
         outcome: Callable[[bool], None] | None = None,
         pause: Callable[[float], None] | None = None,
+        *,
+        inbound: bool = False,
     ) -> tuple[float | None, int]:
         """Run ``chain`` from attempt ``attempt`` on.
+
+        An inbound message runs in a store transaction with its inbox row when the service
+        has a store. While the store fails, the message waits and is tried again without
+        counting an attempt: nothing is acknowledged that is not durably recorded.
 
         Returns ``(None, _)`` when finished (handled, dead-lettered or discarded), or
         ``(delay, next_attempt)`` when the rule asks for a delayed retry.
@@ -91,12 +107,19 @@ class Delivery:
         limit = self._timeout_for(chain)
         env = envelope if envelope.attempts == attempt else envelope.for_attempt(attempt)
         key = (envelope.message_id, chain.name)
+        durability = self.durability if inbound else None
         while True:
             try:
                 if limit is None:
-                    await chain.dispatch(env)
+                    if durability is not None:
+                        await durability.handle_inbound(chain, env)
+                    else:
+                        await chain.dispatch(env)
                 else:
-                    await self._dispatch_within(chain, env, limit)
+                    await self._dispatch_within(chain, env, limit, durability)
+                self._store_failures = 0
+            except StoreError as exc:
+                return self._store_unavailable(chain, env, exc), attempt
             except Exception as exc:
                 if outcome is not None:
                     outcome(False)
@@ -135,19 +158,47 @@ class Delivery:
                         delay,
                     )
                     return delay, attempt + 1
-                first = self._first_failure.pop(key, time.time())
-                await self._give_up(action, rule, chain, env, exc, attempt, first)
+                first = self._first_failure.get(key, time.time())
+                try:
+                    await self._give_up(action, rule, chain, env, exc, attempt, first)
+                except StoreError as store_exc:
+                    return self._store_unavailable(chain, env, store_exc), attempt
+                self._first_failure.pop(key, None)
                 return None, attempt
             if outcome is not None:
                 outcome(True)
             self._first_failure.pop(key, None)
             return None, attempt
 
-    async def _dispatch_within(self, chain: HandlerChain, env: Envelope, limit: float) -> None:
+    def _store_unavailable(self, chain: HandlerChain, env: Envelope, exc: StoreError) -> float:
+        """Log a store failure; the delay before the message is tried again."""
+        delay = STORE_RETRY_SECONDS[min(self._store_failures, len(STORE_RETRY_SECONDS) - 1)]
+        self._store_failures += 1
+        logger.warning(
+            "%s could not record %s %s in the message store (%s); not acknowledged, "
+            "trying again in %.1f s",
+            chain.name,
+            env.message_type,
+            env.message_id,
+            exc,
+            delay,
+        )
+        return delay
+
+    async def _dispatch_within(
+        self,
+        chain: HandlerChain,
+        env: Envelope,
+        limit: float,
+        durability: Durability | None = None,
+    ) -> None:
         timeout = asyncio.timeout(limit)
         try:
             async with timeout:
-                await chain.dispatch(env)
+                if durability is not None:
+                    await durability.handle_inbound(chain, env)
+                else:
+                    await chain.dispatch(env)
         except TimeoutError as exc:
             if timeout.expired():  # cancelled from here: the chain saw CancelledError instead
                 exc.add_note(f"momentum: {chain.name} exceeded its {limit:g} s handler timeout")
@@ -205,7 +256,7 @@ class Delivery:
             if attempt == 0:
                 continue  # finished on an earlier delivery of this envelope
             delay, next_attempt = await self.attempt(
-                chain, envelope, attempt, self.inbound_outcome, self.pause_listener
+                chain, envelope, attempt, self.inbound_outcome, self.pause_listener, inbound=True
             )
             if delay is not None:
                 progress[chain.name] = next_attempt

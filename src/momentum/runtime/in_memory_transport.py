@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from momentum.contracts.envelope import Envelope
-from momentum.contracts.errors import TransportError
+from momentum.contracts.envelope import Envelope, Origin
+from momentum.contracts.errors import SerializationError, TransportError
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.ports import Destination, Receiver, Subscription
+from momentum.runtime.records import RecordReader, encode_outgoing
+from momentum.runtime.store import OutgoingRecord
+
+TRANSPORT_NAME = "in-memory"
 
 
 class InMemoryBroker:
@@ -24,16 +28,27 @@ class InMemoryBroker:
         self.concurrency = concurrency
         self.pending = PendingWork()
         self._groups: dict[str, dict[str, tuple[LocalQueue, Receiver]]] = {}
+        self._readers: dict[str, RecordReader] = {}
         self.published: list[tuple[str, Envelope]] = []
+        self.records: list[OutgoingRecord] = []
 
     def transport(self) -> InMemoryTransport:
         """A transport for one service, connected to this broker."""
         return InMemoryTransport(self)
 
     def subscribe(
-        self, group: str, topics: Sequence[str], receiver: Receiver, queue: LocalQueue
+        self,
+        group: str,
+        topics: Sequence[str],
+        receiver: Receiver,
+        queue: LocalQueue,
+        message_types: Sequence[type] = (),
     ) -> None:
-        """Deliver messages of ``topics`` to ``receiver`` through ``queue`` as ``group``."""
+        """Deliver messages of ``topics`` to ``receiver`` through ``queue`` as ``group``.
+
+        ``message_types`` decode the wire records published with :meth:`publish_record`.
+        """
+        self._readers[group] = RecordReader(message_types)
         for topic in topics:
             groups = self._groups.setdefault(topic, {})
             if group in groups:
@@ -47,6 +62,7 @@ class InMemoryBroker:
         """Stop delivering to ``group``."""
         for groups in self._groups.values():
             groups.pop(group, None)
+        self._readers.pop(group, None)
 
     def publish(self, envelope: Envelope, destination: Destination) -> None:
         """Queue ``envelope`` for every group subscribed to the destination topic."""
@@ -55,11 +71,30 @@ class InMemoryBroker:
             description = f"{group} <- {destination.topic} {envelope.message_type}"
             queue.enqueue(QueuedWork(partial(receiver, envelope), description, destination.key))
 
+    def publish_record(self, record: OutgoingRecord) -> None:
+        """Decode ``record`` for every group subscribed to its topic and queue it there.
+
+        A group that cannot decode it (a type it does not handle) skips it, as on Kafka.
+        """
+        self.records.append(record)
+        topic = record.destination
+        offset = len(self.records) - 1
+        for group, (queue, receiver) in list(self._groups.get(topic, {}).items()):
+            try:
+                envelope = self._readers[group].read(
+                    record, Origin(TRANSPORT_NAME, topic, 0, offset)
+                )
+            except SerializationError:
+                continue
+            self.published.append((topic, envelope))
+            description = f"{group} <- {topic} {envelope.message_type}"
+            queue.enqueue(QueuedWork(partial(receiver, envelope), description, record.key))
+
 
 class InMemoryTransport:
     """One service's connection to an :class:`InMemoryBroker`."""
 
-    name = "in-memory"
+    name = TRANSPORT_NAME
 
     def __init__(self, broker: InMemoryBroker) -> None:
         self.broker = broker
@@ -72,7 +107,8 @@ class InMemoryTransport:
         """Subscribe ``group`` to the subscription topics."""
         queue = LocalQueue(f"in-memory:{group}", self.broker.concurrency, self.broker.pending)
         queue.start()
-        self.broker.subscribe(group, [s.topic for s in subscriptions], receiver, queue)
+        types = [t for s in subscriptions for t in s.message_types]
+        self.broker.subscribe(group, [s.topic for s in subscriptions], receiver, queue, types)
         self._group, self._queue = group, queue
 
     async def publish(self, envelope: Envelope, destination: Destination) -> None:
@@ -80,6 +116,20 @@ class InMemoryTransport:
         if self._group is None:
             raise TransportError("in-memory transport is not started")
         self.broker.publish(envelope, destination)
+
+    def encode(self, envelope: Envelope, destination: Destination) -> OutgoingRecord:
+        """The CloudEvents record of ``envelope`` (what the Kafka transport would write)."""
+        return encode_outgoing(envelope, destination.topic, destination.key)
+
+    async def publish_records(
+        self, records: Sequence[OutgoingRecord]
+    ) -> list[BaseException | None]:
+        """Hand wire records to the broker (each accepted immediately)."""
+        if self._group is None:
+            raise TransportError("in-memory transport is not started")
+        for record in records:
+            self.broker.publish_record(record)
+        return [None] * len(records)
 
     def pause(self) -> None:
         """Stop delivering to this service (messages keep queueing)."""

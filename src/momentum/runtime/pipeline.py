@@ -23,6 +23,7 @@ from momentum.contracts.result import Result, ValidationFailure
 from momentum.runtime.discovery import HandlerInfo
 from momentum.runtime.injection import Injector, Kind, ParameterPlan, Scope
 from momentum.runtime.middleware import Middleware, compose
+from momentum.runtime.store import StoreTransaction
 from momentum.runtime.tracking import Activity
 
 if TYPE_CHECKING:
@@ -195,9 +196,12 @@ class HandlerChain:
         message_type: The message class it handles.
         invoke: ``await invoke(message, caller_bus)`` -> the response.
         dispatch: ``await dispatch(envelope)`` -> None (cascades published).
+        transactional: Whether the handler (or a factory it uses) takes the
+            ``StoreTransaction``: it then always runs in a store transaction, and what it
+            publishes goes to the outbox of that transaction.
     """
 
-    __slots__ = ("dispatch", "info", "invoke", "message_type", "name")
+    __slots__ = ("dispatch", "info", "invoke", "message_type", "name", "transactional")
 
     def __init__(
         self,
@@ -293,6 +297,10 @@ class HandlerChain:
                 await runtime.cascade(MessageBus(runtime, envelope.message, envelope), cascades)
 
         self.dispatch: Dispatcher = dispatch
+        self.transactional = uses_type(plans, StoreTransaction, injector.factory_plans)
+        if self.transactional:
+            self._in_transactions(runtime, invoke_enveloped, dispatch)
+            return
         if call is None or middlewares:
             self.invoke: Invoker = invoke_enveloped
             return
@@ -316,3 +324,45 @@ class HandlerChain:
             return response
 
         self.invoke = invoke_direct
+
+    def _in_transactions(self, runtime: BusRuntime, invoke: Invoker, dispatch: Dispatcher) -> None:
+        durability = runtime.durability
+        if durability is None:
+            raise HandlerConfigurationError(
+                f"{self.info.location}: {self.name} takes a StoreTransaction, but the service "
+                "has no message store (set MOMENTUM_DATABASE_URL; memory:// has none)"
+            )
+
+        async def invoke_in_transaction(message: Any, caller: MessageBus) -> Any:
+            async with durability.session():
+                return await invoke(message, caller)
+
+        async def dispatch_in_transaction(envelope: Envelope) -> None:
+            async with durability.session():
+                await dispatch(envelope)
+
+        self.invoke = invoke_in_transaction
+        self.dispatch = dispatch_in_transaction
+
+
+def uses_type(
+    plans: Sequence[ParameterPlan],
+    target: type,
+    factory_plans: dict[type, list[ParameterPlan]],
+    seen: frozenset[type] = frozenset(),
+) -> bool:
+    """Whether ``plans`` inject ``target``, directly or through the factories they use."""
+    for plan in plans:
+        reg = plan.registration
+        if plan.kind is not Kind.FACTORY or reg is None:
+            continue
+        if reg.service_type is target:
+            return True
+        if reg.service_type not in seen and uses_type(
+            factory_plans.get(reg.service_type, []),
+            target,
+            factory_plans,
+            seen | {reg.service_type},
+        ):
+            return True
+    return False

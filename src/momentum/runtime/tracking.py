@@ -21,6 +21,7 @@ ActivityKind = Literal[
     "dead-lettered",
     "discarded",
     "no-route",
+    "duplicate",
 ]
 M = TypeVar("M")
 

@@ -48,7 +48,11 @@ class ServiceFactory:
         configure: Callable[[Service], None] | None = None,
         **settings: Any,
     ) -> Service:
-        """Build, configure and start a service that is stopped when the test ends."""
+        """Build, configure and start a service that is stopped when the test ends.
+
+        Without ``database_url`` the service runs without a message store (``memory://``).
+        """
+        settings.setdefault("database_url", "memory://")
         service = Service(name, domain, packages, **settings)
         for service_type, instance in (services or {}).items():
             service.register(service_type, instance)

@@ -1,0 +1,77 @@
+"""Replaying stored dead letters through the normal path.
+
+A dead letter read from a transport topic is written back to the outbox for that topic,
+marked with the replaying consumer group (``momentum-replay-group``) so other groups skip it;
+the inbox lets only the handlers that had not finished run again. A dead letter of a local
+handler is queued for that handler in this process. Attempts start over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from momentum.runtime.records import RecordReader
+from momentum.runtime.store import DeadLetter, DeadLetterFilter, OutgoingRecord
+from momentum.runtime.stored_dead_letters import LOCAL_PREFIX
+
+if TYPE_CHECKING:
+    from momentum.runtime.core import BusRuntime
+
+REPLAY_GROUP_HEADER = "momentum-replay-group"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """What a replay did.
+
+    Attributes:
+        republished: Dead letters written back to the outbox for their topic.
+        requeued: Dead letters queued for their local handler.
+    """
+
+    republished: int
+    requeued: int
+
+    @property
+    def total(self) -> int:
+        """Every replayed dead letter."""
+        return self.republished + self.requeued
+
+
+def replay_record(letter: DeadLetter, group: str) -> OutgoingRecord:
+    """The outbox record that replays ``letter`` to its topic for consumer group ``group``."""
+    headers = [(k, v) for k, v in letter.record.headers if k != REPLAY_GROUP_HEADER]
+    if letter.handler is not None:
+        headers.append((REPLAY_GROUP_HEADER, group.encode()))
+    return replace(letter.record, headers=headers, available_at=None)
+
+
+async def replay_stored(runtime: BusRuntime, where: DeadLetterFilter) -> ReplayOutcome:
+    """Take the dead letters matching ``where`` from the store and replay them."""
+    store = runtime.store
+    if store is None:
+        raise RuntimeError("replay_stored needs a service with a message store")
+    ids = [letter.id for letter in await store.dead_letters(where) if letter.id is not None]
+    if not ids:
+        return ReplayOutcome(0, 0)
+    local: list[DeadLetter] = []
+    async with store.transaction() as tx:
+        taken = await tx.take_dead_letters(ids)
+        outgoing = []
+        for letter in taken:
+            if letter.record.destination.startswith(LOCAL_PREFIX):
+                local.append(letter)
+            else:
+                outgoing.append(replay_record(letter, runtime.group))
+        if outgoing:
+            await tx.add_outgoing(outgoing)
+    if local:
+        reader = RecordReader(runtime.chains)
+        for letter in local:
+            envelope = reader.read(letter.record).for_attempt(1)
+            handler = letter.handler or letter.record.destination.removeprefix(LOCAL_PREFIX)
+            runtime.deliver_local(handler, envelope)
+    if runtime.relay is not None and len(local) < len(taken):
+        runtime.relay.kick()
+    return ReplayOutcome(len(taken) - len(local), len(local))

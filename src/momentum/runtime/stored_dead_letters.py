@@ -1,0 +1,79 @@
+"""Dead letters kept in the message store's dead-letter table (survive restarts).
+
+Each record is written in wire form (CloudEvents) with its failure, origin, handler and
+tenant, so ``momentum dlq`` can list, show, replay and purge them from any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from momentum.contracts.envelope import Envelope
+from momentum.runtime.dead_letters import DeadLetterRecord
+from momentum.runtime.store import DeadLetter, MessageStore, OutgoingRecord
+
+LOCAL_PREFIX = "local:"
+
+
+def destination_of(record: DeadLetterRecord, topic_of: Callable[[type], str | None]) -> str:
+    """Where a replay of ``record`` goes.
+
+    The topic it was read from or belongs to, else ``local:<handler>`` (handled in-process).
+    """
+    origin = record.envelope.origin
+    if origin is not None and origin.topic is not None and origin.transport != "local":
+        return origin.topic
+    topic = topic_of(type(record.envelope.message))
+    return topic if topic is not None else LOCAL_PREFIX + record.handler
+
+
+class StoreDeadLetters:
+    """A :class:`~momentum.runtime.dead_letters.DeadLetterSink` writing to the store.
+
+    Args:
+        store: The message store.
+        encode: The wire record of an envelope for a destination and key.
+        topic_of: The topic of an integration event type (``None`` for other types).
+        key_of: The partition key of a message.
+    """
+
+    def __init__(
+        self,
+        store: MessageStore,
+        encode: Callable[[Envelope, str, str | None], OutgoingRecord],
+        topic_of: Callable[[type], str | None],
+        key_of: Callable[[object], str | None],
+    ) -> None:
+        self.store = store
+        self._encode = encode
+        self._topic_of = topic_of
+        self._key_of = key_of
+
+    def to_row(self, record: DeadLetterRecord) -> DeadLetter:
+        """The store row for ``record``."""
+        envelope = record.envelope
+        origin = envelope.origin
+        wire = self._encode(
+            envelope, destination_of(record, self._topic_of), self._key_of(envelope.message)
+        )
+        return DeadLetter(
+            record=wire,
+            message_type=envelope.message_type,
+            exception_type=record.exception_type,
+            exception_message=record.exception_message,
+            stack=record.stack,
+            attempts=record.attempts,
+            first_failure_at=record.first_failed_at,
+            last_failure_at=record.last_failed_at,
+            origin_topic=origin.topic if origin is not None else None,
+            origin_partition=origin.partition if origin is not None else None,
+            origin_offset=origin.offset if origin is not None else None,
+            handler=record.handler,
+            tenant=envelope.tenant_id,
+        )
+
+    async def add(self, record: DeadLetterRecord) -> None:
+        """Write one dead letter in its own transaction."""
+        row = self.to_row(record)
+        async with self.store.transaction() as tx:
+            await tx.add_dead_letter(row)
