@@ -37,6 +37,19 @@ _RECHECK = 0.05
 """Shortest time between two checks for due rows within one ``wait_for_work``."""
 
 
+async def driver_connection(connection: Any) -> Any:
+    """The psycopg connection under a SQLAlchemy ``AsyncSession``/``AsyncConnection``.
+
+    Anything else is returned as given. Duck-typed: SQLAlchemy is not a dependency.
+    """
+    if type(connection).__name__ == "AsyncSession" and hasattr(connection, "connection"):
+        connection = await connection.connection()
+    if hasattr(connection, "get_raw_connection"):
+        raw = await connection.get_raw_connection()
+        connection = getattr(raw, "driver_connection", raw)
+    return connection
+
+
 def notify_channel(schema: str) -> str:
     """The LISTEN/NOTIFY channel of ``schema`` (at most 63 bytes, PostgreSQL's limit)."""
     channel = f"momentum.{schema}"
@@ -168,8 +181,14 @@ class PostgresStore:
     async def transaction(
         self, connection: AsyncConnection[Any] | None = None
     ) -> AsyncIterator[PostgresTransaction]:
-        """A transaction; with ``connection`` given, enlist in the caller's transaction."""
+        """A transaction; with ``connection`` given, enlist in the caller's transaction.
+
+        ``connection`` is a psycopg ``AsyncConnection``, or a SQLAlchemy ``AsyncSession`` /
+        ``AsyncConnection`` on the psycopg dialect (``postgresql+psycopg://``), whose
+        psycopg connection is used.
+        """
         if connection is not None:
+            connection = await driver_connection(connection)
             self._check_enlistable(connection)
             yield PostgresTransaction(
                 connection, self._schema, self._channel, self._clock, self._where
