@@ -157,9 +157,13 @@ class StoreContract(OrderingContract):
             async with store.transaction() as tx:
                 assert await tx.record_inbox("msg-2", "shop.handle") is True
                 raise RuntimeError
+        assert await store.inbox_contains("msg-2", "shop.handle") is False  # rolled back
         async with store.transaction() as tx:
             assert await tx.record_inbox("msg-2", "shop.handle") is True
         assert (await store.stats()).inbox_size == 3
+        assert await store.inbox_contains("msg-1", "shop.handle") is True
+        assert await store.inbox_contains("msg-1", "other.handle") is False
+        assert await store.inbox_contains("msg-2", "shop.handle") is True
 
     # Claims, leases, order -------------------------------------------------------------------
 

@@ -364,6 +364,15 @@ class PostgresStore:
             cursor = await conn.execute(query, params)
             return cursor.rowcount
 
+    async def inbox_contains(self, message_id: str, handler: str) -> bool:
+        """Whether ``handler`` already committed its handling of ``message_id``."""
+        async with self._connection("reading the inbox") as conn:
+            cursor = await conn.execute(
+                self._q("SELECT 1 FROM {s}.inbox WHERE message_id = %s AND handler = %s"),
+                (message_id, handler),
+            )
+            return await cursor.fetchone() is not None
+
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""
         now = self._clock()

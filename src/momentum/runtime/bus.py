@@ -152,6 +152,7 @@ class MessageBus:
                 "(MOMENTUM_DATABASE_URL)"
             )
         async with durability.session(connection) as session:
+            assert session.transaction is not None  # a session opened here always has one
             yield session.transaction
 
     def __repr__(self) -> str:

@@ -35,6 +35,7 @@ from momentum.runtime.dead_letters import (
 )
 from momentum.runtime.delivery import Delivery
 from momentum.runtime.discovery import Discovery
+from momentum.runtime.durable_queues import DurableLocalQueues, DurableWork
 from momentum.runtime.injection import Injector, ServiceRegistry
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
@@ -52,7 +53,13 @@ from momentum.runtime.records import encode_outgoing
 from momentum.runtime.relay import OutboxRelay, RelaySettings
 from momentum.runtime.replay import REPLAY_GROUP_HEADER
 from momentum.runtime.scheduler import InMemoryScheduler
-from momentum.runtime.store import MessageStore, OutgoingRecord, StoreTransaction
+from momentum.runtime.store import (
+    LOCAL_PREFIX,
+    MessageStore,
+    OutgoingRecord,
+    StoreTransaction,
+    local_destination,
+)
 from momentum.runtime.stored_dead_letters import StoreDeadLetters
 from momentum.runtime.tracking import Activity, ActivityLog
 
@@ -98,10 +105,10 @@ class BusRuntime:
                     f"the {transport.name} transport cannot be used with a message store: it "
                     "does not implement RecordTransport (encode + publish_records)"
                 )
-            self.durability = Durability(store, self._outbox_committed, self._duplicate)
+            self.durability = Durability(store, self.outbox_committed, self._duplicate)
         if dead_letters is None:
             dead_letters = (
-                StoreDeadLetters(store, self._encode, self.topic_of, partition_key)
+                StoreDeadLetters(store, self._encode, self.topic_of, partition_key, self.group)
                 if store is not None
                 else InMemoryDeadLetters()
             )
@@ -135,6 +142,21 @@ class BusRuntime:
             for message_type in types:
                 self._queue_of[message_type] = queue
         self._route: Next = compose(publish_middleware, self._route_message)
+        self._chain_by_name: dict[str, HandlerChain] = {}
+        self.durable_queues: DurableLocalQueues | None = None
+        if store is not None:
+            relay_settings = relay or RelaySettings(owner=self.group)
+            self.durable_queues = DurableLocalQueues(
+                store,
+                lambda: self._chain_by_name,
+                self._enqueue_durable,
+                self._attempt_durable,
+                prefix=local_destination(self.group, ""),
+                owner=f"{relay_settings.owner}/local",
+                batch_size=relay_settings.batch_size,
+                lease_seconds=max(relay_settings.lease_seconds, 300.0),
+                poll_seconds=relay_settings.poll_seconds,
+            )
 
     # -- compilation -----------------------------------------------------------------
 
@@ -167,6 +189,7 @@ class BusRuntime:
             )
             chains.setdefault(message_type, []).append(chain)
         self.chains = chains
+        self._chain_by_name = {c.name: c for found in chains.values() for c in found}
         self._handlers_cache = {}
         self.invokers = {}
         for message_type, found in chains.items():
@@ -243,6 +266,8 @@ class BusRuntime:
             await self.store.open()
         for queue in self._queues.values():
             queue.start()
+        if self.durable_queues is not None:
+            self.durable_queues.start()
         if self.transport is not None:
             self._attach_breaker(self.transport)
             if isinstance(self.transport, PausableTransport):
@@ -260,9 +285,12 @@ class BusRuntime:
             return transport.encode(envelope, Destination(destination, key))
         return encode_outgoing(envelope, destination, key)
 
-    def _outbox_committed(self, rows: int) -> None:
+    def outbox_committed(self, rows: int) -> None:
+        """Wake the relay and the durable local queues: a commit wrote ``rows`` rows."""
         if self.relay is not None:
             self.relay.kick()
+        if self.durable_queues is not None:
+            self.durable_queues.kick()
 
     def _duplicate(self, envelope: Envelope, handler: str) -> None:
         tracker = self.tracker
@@ -319,6 +347,8 @@ class BusRuntime:
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
+        if self.durable_queues is not None:
+            await self.durable_queues.stop_claiming()
         if self.transport is not None:
             await self.transport.stop()
         try:
@@ -333,6 +363,8 @@ class BusRuntime:
             )
         for queue in self._queues.values():
             await queue.stop()
+        if self.durable_queues is not None:
+            await self.durable_queues.release_held()
         if self.store is not None:
             await self.store.close()
 
@@ -341,6 +373,8 @@ class BusRuntime:
         while True:
             await self.pending.wait_idle()
             relayed = await self.relay.wait_idle() if self.relay is not None else 0
+            if self.durable_queues is not None:
+                relayed += await self.durable_queues.wait_idle()
             if self.transport is not None:
                 await self.transport.wait_idle()
             if self.pending.count == 0 and not relayed:
@@ -376,7 +410,30 @@ class BusRuntime:
             self._record("no-route", envelope)
             logger.debug("no handler or route for %s; dropped", envelope.message_type)
             return
-        key = partition_key(message)
+        await self._deliver(chains, envelope, partition_key(message))
+
+    async def _deliver(
+        self,
+        chains: Sequence[HandlerChain],
+        envelope: Envelope,
+        key: str | None,
+        due: float | None = None,
+    ) -> None:
+        """Queue ``envelope`` for local handlers: durable rows with a store, else in memory.
+
+        In memory, inside a store transaction, the queueing waits for the commit.
+        """
+        session = active_session()
+        if self.durable_queues is not None and self.durability is not None:
+            base = encode_outgoing(envelope, LOCAL_PREFIX, key, available_at=due)
+            rows = [
+                replace(base, destination=local_destination(self.group, chain.name))
+                for chain in chains
+            ]
+            async with self.durability.session() as joined:
+                for row in rows:
+                    joined.add(row)
+            return
         for chain in chains:
             if session is not None:
                 session.defer(partial(self._enqueue, chain, envelope, key))
@@ -387,17 +444,24 @@ class BusRuntime:
         """Queue a command for its single local handler (once the transaction commits)."""
         chain = self.single_handler(type(envelope.message), "send")
         self._record("sent", envelope)
-        session = active_session()
-        key = partition_key(envelope.message)
-        if session is not None:
-            session.defer(partial(self._enqueue, chain, envelope, key))
-        else:
-            self._enqueue(chain, envelope, key)
+        await self._deliver([chain], envelope, partition_key(envelope.message))
 
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
         description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
         queue.enqueue(QueuedWork(self.delivery.local(chain, envelope), description, key))
+
+    def _enqueue_durable(
+        self, chain: HandlerChain, envelope: Envelope, key: str | None, work: DurableWork
+    ) -> None:
+        queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
+        description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
+        queue.enqueue(QueuedWork(work, description, key))
+
+    async def _attempt_durable(
+        self, chain: HandlerChain, envelope: Envelope, attempt: int
+    ) -> tuple[float | None, int]:
+        return await self.delivery.attempt(chain, envelope, attempt, inbound=True)
 
     def deliver_local(self, handler: str, envelope: Envelope) -> None:
         """Queue ``envelope`` for the handler named ``handler`` (dead-letter replay)."""
@@ -431,9 +495,10 @@ class BusRuntime:
     async def schedule(self, envelope: Envelope, due: float) -> None:
         """Deliver ``envelope`` at ``due`` (POSIX seconds): commands sent, others published.
 
-        With a store and a transport, an integration event is a durable outbox row that the
-        relay publishes when due (whichever process relays it); other messages wait in
-        this process's scheduler.
+        With a store, the message is a durable row due at ``due``, taken by whichever
+        process of the service claims it: an integration event (with a transport) is
+        published by the relay, other messages go to their handlers' durable local queues.
+        Without a store they wait in this process's scheduler.
         """
         self._record("scheduled", envelope)
         transport = self.transport
@@ -443,6 +508,15 @@ class BusRuntime:
             scheduled = replace(record, available_at=due)
             async with self.durability.session() as session:
                 session.add(scheduled)
+            return
+        if self.durable_queues is not None:
+            message_type = type(envelope.message)
+            chains = (
+                [self.single_handler(message_type, "schedule")]
+                if isinstance(envelope.message, Command)
+                else self.handlers_for(message_type)
+            )
+            await self._deliver(chains, envelope, partition_key(envelope.message), due)
             return
         deliver: Callable[[Envelope], Any] = (
             self.send if isinstance(envelope.message, Command) else self.publish

@@ -31,7 +31,9 @@ class OutboxSession:
     """Outgoing work of one store transaction: outbox rows and local deliveries.
 
     Attributes:
-        transaction: The store transaction (its ``connection`` is for business writes).
+        transaction: The store transaction (its ``connection`` is for business writes);
+            ``None`` while a handler that does not take it runs (the rows are written with
+            its inbox row in a short transaction afterwards).
         records: Outbox rows not yet written (written in one batch before commit).
         after_commit: Local deliveries to start once the transaction committed.
         written: Outbox rows written by this session.
@@ -39,7 +41,7 @@ class OutboxSession:
 
     __slots__ = ("after_commit", "records", "transaction", "written")
 
-    def __init__(self, transaction: StoreTransaction) -> None:
+    def __init__(self, transaction: StoreTransaction | None) -> None:
         self.transaction = transaction
         self.records: list[OutgoingRecord] = []
         self.after_commit: list[Callable[[], None]] = []
@@ -53,11 +55,12 @@ class OutboxSession:
         """Run ``action`` (a local delivery) once the transaction committed."""
         self.after_commit.append(action)
 
-    async def flush(self) -> None:
-        """Write the buffered outbox rows into the transaction."""
-        if self.records:
+    async def flush(self, transaction: StoreTransaction | None = None) -> None:
+        """Write the buffered outbox rows into the (given) transaction."""
+        tx = transaction or self.transaction
+        if self.records and tx is not None:
             records, self.records = self.records, []
-            await self.transaction.add_outgoing(records)
+            await tx.add_outgoing(records)
             self.written += len(records)
 
 
@@ -69,7 +72,7 @@ def active_session() -> OutboxSession | None:
 def current_transaction() -> StoreTransaction:
     """The store transaction of the running handler (what ``StoreTransaction`` injects)."""
     session = _active.get()
-    if session is None:
+    if session is None or session.transaction is None:
         raise ConfigurationError(
             "no store transaction is active: StoreTransaction is injected into handlers run "
             "by a service with a message store (MOMENTUM_DATABASE_URL), or inside "
@@ -106,7 +109,7 @@ class Durability:
         deliveries start when the block ends.
         """
         outer = _active.get()
-        if outer is not None and connection is None:
+        if outer is not None and outer.transaction is not None and connection is None:
             yield outer
             return
         async with self.store.transaction(connection) as tx:
@@ -117,16 +120,49 @@ class Durability:
                 await session.flush()
             finally:
                 _active.reset(token)
+        self._committed(session)
+
+    def _committed(self, session: OutboxSession) -> None:
         for action in session.after_commit:
             action()
         if session.written:
             self._on_commit(session.written)
 
     async def handle_inbound(self, chain: HandlerChain, envelope: Envelope) -> None:
-        """Run ``chain`` on an inbound message in a transaction holding its inbox row."""
-        async with self.session() as session:
-            fresh = await session.transaction.record_inbox(str(envelope.message_id), chain.name)
-            if not fresh:
-                self._on_duplicate(envelope, chain.name)
-                return
+        """Run ``chain`` on an inbound message once, recording it in the inbox.
+
+        A handler that takes the ``StoreTransaction`` runs inside the transaction that holds
+        its inbox row. Any other handler runs outside a transaction (holding no database
+        connection or SQLite write lock meanwhile); its outbox rows and inbox row are then
+        written together in one short transaction.
+        """
+        message_id = str(envelope.message_id)
+        if chain.transactional:
+            async with self.session() as session:
+                assert session.transaction is not None
+                if not await session.transaction.record_inbox(message_id, chain.name):
+                    self._on_duplicate(envelope, chain.name)
+                    return
+                await chain.dispatch(envelope)
+            return
+        if await self.store.inbox_contains(message_id, chain.name):
+            self._on_duplicate(envelope, chain.name)
+            return
+        session = OutboxSession(None)
+        token = _active.set(session)
+        try:
             await chain.dispatch(envelope)
+        finally:
+            _active.reset(token)
+        async with self.store.transaction() as tx:
+            if not await tx.record_inbox(message_id, chain.name):
+                logger.warning(
+                    "%s handled %s %s while another delivery of it committed first; its "
+                    "messages were written by that delivery",
+                    chain.name,
+                    envelope.message_type,
+                    message_id,
+                )
+                return
+            await session.flush(tx)
+        self._committed(session)

@@ -3,7 +3,8 @@
 A dead letter read from a transport topic is written back to the outbox for that topic,
 marked with the replaying consumer group (``momentum-replay-group``) so other groups skip it;
 the inbox lets only the handlers that had not finished run again. A dead letter of a local
-handler is queued for that handler in this process. Attempts start over.
+handler goes back on its durable local queue (queued in this process without a store).
+Attempts start over.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from momentum.runtime.records import RecordReader
-from momentum.runtime.store import DeadLetter, DeadLetterFilter, OutgoingRecord
-from momentum.runtime.stored_dead_letters import LOCAL_PREFIX
+from momentum.runtime.store import (
+    LOCAL_PREFIX,
+    DeadLetter,
+    DeadLetterFilter,
+    OutgoingRecord,
+    local_destination,
+    local_handler,
+)
 
 if TYPE_CHECKING:
     from momentum.runtime.core import BusRuntime
@@ -60,18 +67,23 @@ async def replay_stored(runtime: BusRuntime, where: DeadLetterFilter) -> ReplayO
         taken = await tx.take_dead_letters(ids)
         outgoing = []
         for letter in taken:
-            if letter.record.destination.startswith(LOCAL_PREFIX):
-                local.append(letter)
-            else:
+            if not letter.record.destination.startswith(LOCAL_PREFIX):
                 outgoing.append(replay_record(letter, runtime.group))
+            elif runtime.durable_queues is not None:  # back on its durable local queue
+                handler = letter.handler or local_handler(letter.record.destination)
+                destination = local_destination(runtime.group, handler)
+                outgoing.append(replace(letter.record, destination=destination, available_at=None))
+            else:
+                local.append(letter)
         if outgoing:
             await tx.add_outgoing(outgoing)
     if local:
         reader = RecordReader(runtime.chains)
         for letter in local:
             envelope = reader.read(letter.record).for_attempt(1)
-            handler = letter.handler or letter.record.destination.removeprefix(LOCAL_PREFIX)
+            handler = letter.handler or local_handler(letter.record.destination)
             runtime.deliver_local(handler, envelope)
-    if runtime.relay is not None and len(local) < len(taken):
-        runtime.relay.kick()
-    return ReplayOutcome(len(taken) - len(local), len(local))
+    if outgoing:
+        runtime.outbox_committed(len(outgoing))
+    requeued = sum(1 for letter in taken if letter.record.destination.startswith(LOCAL_PREFIX))
+    return ReplayOutcome(len(taken) - requeued, requeued)

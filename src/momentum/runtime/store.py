@@ -23,6 +23,22 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+LOCAL_PREFIX = "local:"
+"""Destination prefix of durable local queue rows: ``local:<consumer group>/<handler>``."""
+
+
+def local_destination(group: str, handler: str) -> str:
+    """The destination of a durable local queue row of ``handler`` in service ``group``.
+
+    The group keeps services that share a database (one SQLite file, one schema) apart.
+    """
+    return f"{LOCAL_PREFIX}{group}/{handler}"
+
+
+def local_handler(destination: str) -> str:
+    """The handler name of a durable local queue destination."""
+    return destination.removeprefix(LOCAL_PREFIX).rpartition("/")[2]
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
@@ -30,7 +46,7 @@ class OutgoingRecord:
 
     Attributes:
         message_id: The message id (``ce_id``).
-        destination: A Kafka topic, or ``local:<queue>`` for a durable local queue.
+        destination: A Kafka topic, or ``local:<group>/<handler>`` for a durable local queue.
         key: Partition key; ``None`` lets the transport key the record by message id.
         headers: Wire headers in order (CloudEvents binary mode ``ce_*`` headers...).
         body: Wire payload.
@@ -257,6 +273,10 @@ class MessageStore(Protocol):
 
     async def purge(self, sent_before: float, inbox_before: float) -> PurgeCounts:
         """Delete outbox rows sent before ``sent_before`` and older inbox rows."""
+        ...
+
+    async def inbox_contains(self, message_id: str, handler: str) -> bool:
+        """Whether ``handler`` already committed its handling of ``message_id``."""
         ...
 
     async def dead_letters(self, where: DeadLetterFilter | None = None) -> list[DeadLetter]:

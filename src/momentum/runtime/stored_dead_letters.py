@@ -10,21 +10,22 @@ from collections.abc import Callable
 
 from momentum.contracts.envelope import Envelope
 from momentum.runtime.dead_letters import DeadLetterRecord
-from momentum.runtime.store import DeadLetter, MessageStore, OutgoingRecord
-
-LOCAL_PREFIX = "local:"
+from momentum.runtime.store import DeadLetter, MessageStore, OutgoingRecord, local_destination
 
 
-def destination_of(record: DeadLetterRecord, topic_of: Callable[[type], str | None]) -> str:
+def destination_of(
+    record: DeadLetterRecord, topic_of: Callable[[type], str | None], group: str
+) -> str:
     """Where a replay of ``record`` goes.
 
-    The topic it was read from or belongs to, else ``local:<handler>`` (handled in-process).
+    The topic it was read from or belongs to, else the handler's durable local queue
+    (``local:<group>/<handler>``).
     """
     origin = record.envelope.origin
     if origin is not None and origin.topic is not None and origin.transport != "local":
         return origin.topic
     topic = topic_of(type(record.envelope.message))
-    return topic if topic is not None else LOCAL_PREFIX + record.handler
+    return topic if topic is not None else local_destination(group, record.handler)
 
 
 class StoreDeadLetters:
@@ -35,6 +36,7 @@ class StoreDeadLetters:
         encode: The wire record of an envelope for a destination and key.
         topic_of: The topic of an integration event type (``None`` for other types).
         key_of: The partition key of a message.
+        group: The service's consumer group (names its local queues).
     """
 
     def __init__(
@@ -43,18 +45,22 @@ class StoreDeadLetters:
         encode: Callable[[Envelope, str, str | None], OutgoingRecord],
         topic_of: Callable[[type], str | None],
         key_of: Callable[[object], str | None],
+        group: str,
     ) -> None:
         self.store = store
         self._encode = encode
         self._topic_of = topic_of
         self._key_of = key_of
+        self._group = group
 
     def to_row(self, record: DeadLetterRecord) -> DeadLetter:
         """The store row for ``record``."""
         envelope = record.envelope
         origin = envelope.origin
         wire = self._encode(
-            envelope, destination_of(record, self._topic_of), self._key_of(envelope.message)
+            envelope,
+            destination_of(record, self._topic_of, self._group),
+            self._key_of(envelope.message),
         )
         return DeadLetter(
             record=wire,

@@ -315,6 +315,15 @@ class SqliteStore:
             await cursor.close()
         return count
 
+    async def inbox_contains(self, message_id: str, handler: str) -> bool:
+        """Whether ``handler`` already committed its handling of ``message_id``."""
+        query = "SELECT 1 FROM inbox WHERE message_id = ? AND handler = ?"
+        async with (
+            self._read("reading the inbox") as conn,
+            conn.execute(query, (message_id, handler)) as cur,
+        ):
+            return await cur.fetchone() is not None
+
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""
         now = self._clock()
