@@ -5,7 +5,8 @@ The consumer thread hands it batches of decoded records and rebalance events, al
 them in exactly the order the thread produced them. The dispatcher routes records to
 partition workers, commits progress periodically, asks the thread to pause a partition whose
 unfinished records exceed the limit (and to resume it at half), and answers revokes with the
-offsets to commit once the partition's running handlers are done.
+offsets to commit once the partition's running handlers are done (records parked for a
+delayed retry are abandoned then, uncommitted: the next owner gets them again).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Dispatcher:
         self._changed: asyncio.Event | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self.pauses = 0
+        self.assignments = 0
+        """Assignments received (one per rebalance that gave this consumer partitions)."""
+        self.revocations = 0
+        """Revokes and losses received (one per rebalance that took partitions away)."""
         self.gate = asyncio.Event()
         self.gate.set()
         self.stopped = False
@@ -69,6 +74,7 @@ class Dispatcher:
 
     def assign(self, partitions: Sequence[tuple[str, int, int]]) -> None:
         """Create workers for newly assigned ``(topic, partition, epoch)``."""
+        self.assignments += 1
         for topic, partition, epoch in partitions:
             tp = (topic, partition)
             if tp in self.workers:
@@ -107,6 +113,7 @@ class Dispatcher:
 
     async def revoke(self, partitions: Sequence[TopicPartition]) -> Offsets:
         """Finish the running handlers of ``partitions``; return the offsets to commit."""
+        self.revocations += 1
         workers = [w for tp in partitions if (w := self.workers.pop(tp, None)) is not None]
         offsets: Offsets = []
         results = await asyncio.gather(
@@ -122,6 +129,7 @@ class Dispatcher:
 
     def lose(self, partitions: Sequence[TopicPartition]) -> None:
         """Partitions were lost (not revoked): drop their work, commit nothing."""
+        self.revocations += 1
         for tp in partitions:
             worker = self.workers.pop(tp, None)
             if worker is not None:
@@ -184,6 +192,11 @@ class Dispatcher:
     def in_flight(self) -> int:
         """Records received by this consumer and not yet done."""
         return sum(w.buffered for w in self.workers.values())
+
+    @property
+    def parked_keys(self) -> int:
+        """Keys waiting for a delayed retry, over all assigned partitions."""
+        return sum(w.parked_keys for w in self.workers.values())
 
     def position(self, tp: TopicPartition) -> int | None:
         """Offset below which every received record of ``tp`` is done (``None``: unknown)."""
