@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from momentum.cli import app
@@ -11,11 +14,39 @@ from momentum.cli import app
 runner = CliRunner()
 
 
-def test_demo_runs_every_step_and_exits_zero() -> None:
+def test_demo_runs_every_step_and_exits_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "demo complete: all 12 checks passed" in result.output
+    assert "demo complete: all 17 checks passed" in result.output
     assert "✗" not in result.output
+    out = result.output
+    for step in (
+        "outbox backlog after the commit: 1",
+        "outbox backlog once relayed: 0",
+        "duplicate CashierCreated",
+        "the dead letter is a row in notifications' store",
+        "republished: 1, requeued: 0",
+        "every outbox row was relayed",
+    ):
+        assert step in out
+    assert list(tmp_path.iterdir()) == []  # the stores lived in a temporary directory
+
+
+def test_demo_runs_on_the_store_database_url_names(tmp_path: Path) -> None:
+    store = tmp_path / "stores" / "demo.db"
+    result = runner.invoke(app, ["demo", "--database-url", f"sqlite:///{store}"])
+    assert result.exit_code == 0, result.output
+    assert "demo complete: all 17 checks passed" in result.output
+    assert store.exists()  # both services share the file, as two services of one process do
+
+
+def test_demo_refuses_to_run_without_a_store() -> None:
+    result = runner.invoke(app, ["demo", "--database-url", "memory://"])
+    assert result.exit_code == 2
+    assert "needs a message store" in result.output
 
 
 def test_describe_lists_decisions_as_json() -> None:
@@ -34,7 +65,7 @@ def test_describe_reports_import_errors_with_exit_code_2() -> None:
     assert "no_such_package_for_momentum" in result.output
 
 
-def test_demo_needs_nothing_beyond_the_cli_extra() -> None:
+def test_demo_needs_nothing_beyond_the_cli_extra(tmp_path: Path) -> None:
     """`scripts/demo` installs only momentum[cli]: dev-only packages must not be needed."""
     import subprocess
     import sys
@@ -47,6 +78,15 @@ def test_demo_needs_nothing_beyond_the_cli_extra() -> None:
         "sys.argv = ['momentum', 'demo']\n"
         "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "MOMENTUM_DATABASE_URL"}  # the default
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "demo complete" in done.stdout
+    assert not (tmp_path / "momentum.db").exists()

@@ -1,21 +1,36 @@
-"""``momentum demo``: the example application's story, narrated, on the embedded default."""
+"""``momentum demo``: the example application's story, narrated, on the embedded default.
+
+Two services (app-domain, notifications) on the in-process broker, each with its message
+store: by default a SQLite file per service in a temporary directory (nothing is left in the
+working directory), or the store ``--database-url`` names. The story covers invoke, validation,
+cascading events, the transactional outbox and its relay, the inbox skipping a redelivery, a
+dead letter kept in the store and replayed, and final counts. It exits 0 only when every
+check held.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import tempfile
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from momentum.cli.app import app
-from momentum.runtime.dead_letters import InMemoryDeadLetters
+from momentum.contracts.errors import MomentumError
+from momentum.runtime.relay import OutboxRelay
+from momentum.runtime.store import DeadLetter, DeadLetterFilter, mask_url
 from momentum.runtime.tracking import ActivityLog
+from momentum.service import Service
+from momentum.settings import IN_MEMORY_DATABASE
 from momentum.testing import InMemoryBroker, tracked
 
 
@@ -58,32 +73,85 @@ class Story:
             self.say(f"[dim]{item.kind:>9}[/] {name}{extra}")
 
 
-async def run_demo(console: Console) -> int:
-    """Run the story; returns the number of checks that passed."""
+EXAMPLE_MODULES = (
+    "app_domain.service",
+    "app_domain.cashiers.commands",
+    "app_domain.invoices.commands",
+    "app_domain.invoices.queries",
+    "notifications.service",
+    "notifications.email",
+)
+"""The example application the story runs (from a source checkout)."""
+
+
+async def run_demo(console: Console, database_url: str | None = None) -> int:
+    """Run the story; returns the number of checks that passed.
+
+    Args:
+        console: Where the story is told.
+        database_url: The services' message store; by default a SQLite file per service in a
+            temporary directory (removed afterwards).
+    """
     try:
-        import app_domain.service as app_domain_service
-        import notifications.service as notifications_service
-        from app_domain.cashiers.commands import CreateCashier
-        from app_domain.invoices.commands import CreateInvoice, PayInvoice
-        from app_domain.invoices.queries import GetInvoice
-        from notifications.email import EmailService
+        for module in EXAMPLE_MODULES:
+            importlib.import_module(module)
     except ImportError as exc:
         raise DemoFailedError(
             f"the example application is not importable ({exc}); run the demo from a source "
             "checkout with `scripts/demo` (it installs momentum in development mode)"
         ) from exc
+    if database_url is not None:
+        return await _story(console, lambda service: database_url)
+    with tempfile.TemporaryDirectory(prefix="momentum-demo-") as directory:
+        return await _story(console, lambda service: f"sqlite:///{Path(directory, service)}.db")
+
+
+def _store_label(service: Service) -> str:
+    store = service.store
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        return f"SQLite {Path(path).name}"
+    schema = getattr(store, "schema", None)
+    if isinstance(schema, str):
+        return f"PostgreSQL schema {schema}"
+    return mask_url(service.settings.database_url)
+
+
+def _relays(*services: Service) -> list[OutboxRelay]:
+    relays = [s.runtime.relay for s in services]
+    found = [r for r in relays if r is not None]
+    if len(found) != len(relays):
+        raise DemoFailedError("a service runs without its outbox relay")
+    return found
+
+
+async def _story(console: Console, database_url: Callable[[str], str]) -> int:
+    import app_domain.service as app_domain_service
+    import notifications.service as notifications_service
+    from app_domain.cashiers.commands import CreateCashier
+    from app_domain.invoices.commands import CreateInvoice, PayInvoice
+    from app_domain.invoices.queries import GetInvoice
+    from notifications.email import EmailService
 
     story = Story(console)
     broker = InMemoryBroker()
     email = EmailService()
-    app = app_domain_service.create_service(broker.transport())
-    notify = notifications_service.create_service(broker.transport(), email=email)
+    app = app_domain_service.create_service(
+        broker.transport(), database_url=database_url("app-domain")
+    )
+    notify = notifications_service.create_service(
+        broker.transport(), email=email, database_url=database_url("notifications")
+    )
+    if app.store is None or notify.store is None:
+        raise DemoFailedError("the demo needs a message store (not memory://)")
     tenant = uuid.uuid4()
+    this_run = DeadLetterFilter(tenant=str(tenant))
     story.step("Start two services on the embedded default (in-process transport, no server)")
     async with app, notify:
         for service in (app, notify):
             topics = ", ".join(s.topic for s in service.runtime.subscriptions()) or "-"
             story.say(f"{service.name} [dim]{service.urn}[/] subscribes to: {topics}")
+            story.say(f"  [dim]outbox, inbox and dead letters in {_store_label(service)}[/]")
 
         story.step("Invoke CreateCashier: the result comes back, CashierCreated is published")
         async with tracked(app, notify) as log:
@@ -123,6 +191,45 @@ async def run_demo(console: Console) -> int:
             "notifications handled InvoicePaid and sent the receipt",
         )
 
+        story.step("In a store transaction, CashierCreated is an outbox row until the relay runs")
+        story.say(
+            "[dim]the outbox relays are held, as if the process had crashed right after the "
+            "commit[/]"
+        )
+        relays = _relays(app, notify)
+        for relay in relays:
+            await relay.stop()
+        grace = ("grace@example.com", "Welcome, Grace Hopper!")
+        async with tracked(app, notify) as log, app.bus.transaction():
+            hired = await app.bus.invoke(CreateCashier(tenant, "Grace Hopper", "grace@example.com"))
+        story.activity(log)
+        held = await app.store.stats()
+        story.say(f"{app.name} outbox backlog after the commit: [bold]{held.backlog}[/]")
+        story.expect(
+            hired.is_success and held.backlog >= 1 and grace not in email.sent,
+            "the event was committed with the unit of work and waits in the outbox",
+        )
+        async with tracked(app, notify) as log:
+            for relay in relays:
+                relay.start()
+        story.activity(log)
+        drained = await app.store.stats()
+        story.say(f"{app.name} outbox backlog once relayed: [bold]{drained.backlog}[/]")
+        story.expect(
+            drained.backlog == 0 and grace in email.sent and len(broker.records) == 1,
+            "the relay published it (backlog 0) and notifications welcomed Grace",
+        )
+
+        story.step("The broker delivers that record again: the inbox acknowledges the duplicate")
+        sent = len(email.sent)
+        async with tracked(app, notify) as log:
+            broker.publish_record(broker.records[0])  # at-least-once: Kafka redelivering
+        story.activity(log)
+        story.expect(
+            any(a.kind == "duplicate" for a in log) and len(email.sent) == sent,
+            "notifications' inbox knew the message id: acknowledged without running the handler",
+        )
+
         story.step("A handler keeps failing: retried with backoff, then dead-lettered")
         story.say(f"[dim]notifications' error policy: {notify.error_policy}[/]")
         logging.getLogger("momentum").setLevel(logging.CRITICAL)
@@ -134,21 +241,24 @@ async def run_demo(console: Console) -> int:
             len(log.failed) == 3 and len(log.retried) == 2 and len(log.dead_lettered) == 1,
             "three attempts, two retries, one dead letter",
         )
-        dead = notify.dead_letters
-        assert isinstance(dead, InMemoryDeadLetters)
-        [record] = dead.records()
-        story.say(
-            f"dead letter #{record.id}: {record.envelope.message_type.rsplit('.', 1)[-1]} for "
-            f"{record.handler.rsplit('.', 1)[-1]}, {record.attempts} attempts, "
-            f"{record.exception_type.rsplit('.', 1)[-1]}: {record.exception_message}"
+        letters = await notify.store.dead_letters(this_run)
+        console.print(_letters_table(letters))
+        story.expect(
+            len(letters) == 1 and letters[0].exception_type.endswith("EmailBouncedError"),
+            f"the dead letter is a row in {notify.name}' store (it survives a restart; "
+            "`momentum dlq` lists, shows, replays and purges them)",
         )
 
-        story.step("The mail server is fixed; the dead letter is replayed")
+        story.step("The mail server is fixed; the dead letter is replayed through the outbox")
         email.bouncing_domains.clear()
         async with tracked(app, notify) as log:
-            replayed = await notify.replay_dead_letters(dead.take([record.id]))
+            outcome = await notify.replay_stored_dead_letters(
+                DeadLetterFilter(ids=[x.id for x in letters if x.id is not None])
+            )
         story.activity(log)
-        story.expect(replayed == 1 and len(dead) == 0, "one dead letter replayed, none left")
+        left = await notify.store.dead_letters(this_run)
+        story.say(f"republished: {outcome.republished}, requeued: {outcome.requeued}")
+        story.expect(outcome.total == 1 and left == [], "one dead letter replayed, none left")
         story.expect(
             ("bob@bounce.example", "Welcome, Bob!") in email.sent,
             "the welcome email to Bob went out on replay",
@@ -172,16 +282,57 @@ async def run_demo(console: Console) -> int:
             sum(s.failures for s in notify.metrics.values()) == 3,
             "notifications counted the three failed attempts",
         )
+        stores = Table("service", "store", "outbox backlog", "dead letters", "inbox size")
+        backlogs = []
+        for service in (app, notify):
+            assert service.store is not None
+            counts = await service.store.stats()
+            backlogs.append(counts.backlog)
+            stores.add_row(
+                service.name,
+                _store_label(service),
+                str(counts.backlog),
+                str(counts.dead_letters),
+                str(counts.inbox_size),
+            )
+        console.print(stores)
+        story.expect(backlogs == [0, 0], "every outbox row was relayed")
     return story.checks
 
 
+def _letters_table(letters: list[DeadLetter]) -> Table:
+    table = Table("id", "type", "handler", "attempts", "exception")
+    for letter in letters:
+        table.add_row(
+            str(letter.id),
+            (letter.message_type or "-").rsplit(".", 1)[-1],
+            ".".join((letter.handler or "-").rsplit(".", 2)[-2:]),
+            str(letter.attempts),
+            f"{letter.exception_type.rsplit('.', 1)[-1]}: {letter.exception_message}",
+        )
+    return table
+
+
 @app.command()
-def demo() -> None:
+def demo(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Message store of both services (sqlite:///path: one shared file; "
+            "postgresql://...: a schema each). Default: a SQLite file per service in a "
+            "temporary directory, removed afterwards.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Run the example application's story end to end on the embedded default."""
+    if database_url is not None and database_url.strip() == IN_MEMORY_DATABASE:
+        raise typer.BadParameter("the demo needs a message store", param_hint="--database-url")
     console = Console()
     try:
-        checks = asyncio.run(run_demo(console))
-    except DemoFailedError as exc:
+        checks = asyncio.run(run_demo(console, database_url))
+    except (DemoFailedError, MomentumError) as exc:
         console.print(f"\n[bold red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(f"\n[bold green]demo complete:[/] all {checks} checks passed")
