@@ -104,12 +104,13 @@ async def test_queued_messages_survive_a_stop_and_run_on_the_next_start(
     async with first:
         for seq in range(10):
             await first.bus.send(Pack("a", seq))
+        store = first.store
+        assert store is not None
         deadline = time.monotonic() + 10
-        while len(state.packed.get("a", [])) < 10:  # poll interval, not a wait for an outcome
+        # every command packed and its row completed; the 10 notifications left waiting
+        while len(state.packed.get("a", [])) < 10 or (await store.stats()).backlog != 10:
             assert time.monotonic() < deadline, f"packed only {state.packed}"
-            await asyncio.sleep(0.01)
-        assert first.store is not None
-        assert (await first.store.stats()).backlog == 10  # the cascaded notifications
+            await asyncio.sleep(0.01)  # poll interval, not a wait for an outcome
     assert state.notified == []  # abandoned at stop (after 0.1 s), their rows released
     state.gate = None
     second = packing_service(make_store, state)
