@@ -15,6 +15,10 @@ from bench.cases import all_benchmarks
 from bench.framework import BenchmarkResult, Config, measure
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# Candidates measure one path each: services run without a message store unless a benchmark
+# gives one explicitly (the durable ones do), and no momentum.db appears in the checkout.
+os.environ.setdefault("MOMENTUM_DATABASE_URL", "memory://")
 T = TypeVar("T", int, float)
 
 
