@@ -31,12 +31,24 @@ NO_OLDER_PENDING = """(o.key IS NULL OR NOT EXISTS (
 # - Writers of one stream serialize on an advisory lock until commit (PostgresTransaction),
 #   so ids of a stream are visible in id order: no older row can appear after a newer one
 #   was published.
+# Heads are looked for among the oldest ``window`` claimable rows only: with few streams and a
+# long backlog, scanning every unsent row for more heads made a claim cost grow with the
+# backlog (a drain after an outage was quadratic). Rows beyond the window are reached once
+# the ones before them are sent; followers of the heads found fill the rest of the claim.
 CLAIM_HEADS = f"""SELECT o.id, o.destination, o.key FROM {{s}}.outbox o
-WHERE o.sent_at IS NULL AND starts_with(o.destination, %(prefix)s)
+WHERE o.id IN (
+    SELECT w.id FROM {{s}}.outbox w
+    WHERE w.sent_at IS NULL AND starts_with(w.destination, %(prefix)s)
+      AND w.available_at <= %(now)s AND (w.lease_until IS NULL OR w.lease_until <= %(now)s)
+    ORDER BY w.id LIMIT %(window)s)
+  AND o.sent_at IS NULL
   AND o.available_at <= %(now)s AND (o.lease_until IS NULL OR o.lease_until <= %(now)s)
   AND {NO_OLDER_PENDING}
 ORDER BY o.id LIMIT %(limit)s
 FOR UPDATE OF o SKIP LOCKED"""
+
+HEAD_WINDOW_FACTOR = 4
+"""The head search looks at ``limit * HEAD_WINDOW_FACTOR`` (at least 1,000) oldest rows."""
 
 FOLLOWERS = """SELECT o.id, o.destination, o.key, o.available_at, o.lease_until
 FROM {s}.outbox o

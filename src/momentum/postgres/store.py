@@ -28,6 +28,7 @@ from momentum.runtime.store import (
     PurgeCounts,
     StoredMessage,
     StoreStats,
+    WakeSignal,
     claimable_followers,
     mask_url,
 )
@@ -98,7 +99,7 @@ class PostgresStore:
         self._clock = clock
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._listener: NotifyListener | None = None
-        self._work = asyncio.Event()
+        self._work = WakeSignal()
         self._s = sql.Identifier(schema)
 
     @property
@@ -225,7 +226,12 @@ class PostgresStore:
         async with self._connection("claiming outgoing messages") as conn, conn.transaction():
             cursor = await conn.execute(
                 self._q(queries.CLAIM_HEADS),
-                {"prefix": destination_prefix, "now": at, "limit": limit},
+                {
+                    "prefix": destination_prefix,
+                    "now": at,
+                    "limit": limit,
+                    "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
+                },
             )
             heads = await cursor.fetchall()
             ids = [row[0] for row in heads]
@@ -401,15 +407,10 @@ class PostgresStore:
         """Wait for a commit notification, a due row or an expired lease (see the port)."""
         deadline = time.monotonic() + max_wait
         while True:
-            self._work.clear()  # a notification from now on wakes the wait below
+            ticket = self._work.ticket()  # a notification from now on wakes the wait below
             now = self._now()
-            async with self._connection("checking for due messages") as conn:
-                cursor = await conn.execute(
-                    self._q(queries.NEXT_DUE),
-                    {"prefix": destination_prefix, "now": rows.to_datetime(now)},
-                )
-                row = await cursor.fetchone()
-            due = rows.to_timestamp(row[0]) if row else None
+            # shielded: a caller giving up (a relay woken otherwise) must not cancel a query
+            due = await asyncio.shield(self._next_due(destination_prefix, now))
             if due is not None and due <= now:
                 return True
             remaining = deadline - time.monotonic()
@@ -420,9 +421,17 @@ class PostgresStore:
                 wait = min(wait, max(due - now, 0.001))
             checked = time.monotonic()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._work.wait(), wait)
+                await asyncio.wait_for(ticket.wait(), wait)
             # Notifications can arrive faster than work becomes claimable (streams held by
             # other relays): look at most every `_RECHECK` seconds, the check scans the backlog.
             pause = min(_RECHECK - (time.monotonic() - checked), deadline - time.monotonic())
-            if pause > 0 and self._work.is_set():
+            if pause > 0 and ticket.is_set():
                 await asyncio.sleep(pause)
+
+    async def _next_due(self, prefix: str, now: float) -> float | None:
+        async with self._connection("checking for due messages") as conn:
+            cursor = await conn.execute(
+                self._q(queries.NEXT_DUE), {"prefix": prefix, "now": rows.to_datetime(now)}
+            )
+            row = await cursor.fetchone()
+        return rows.to_timestamp(row[0]) if row else None

@@ -17,6 +17,7 @@ Times are POSIX timestamps (seconds, ``float``) from the store's clock.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -354,6 +355,26 @@ def claimable_followers(
         else:
             blocked.add(stream)
     return taken
+
+
+class WakeSignal:
+    """Wakes every waiter holding a ticket taken before :meth:`set` (used by the adapters).
+
+    Unlike clearing a shared ``asyncio.Event``, no waiter can consume a wake-up meant for
+    another (a relay and a local queue waiting on one store).
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ticket(self) -> asyncio.Event:
+        """An event set by the next :meth:`set`; take it before looking for work."""
+        return self._event
+
+    def set(self) -> None:
+        """Wake every ticket taken so far."""
+        event, self._event = self._event, asyncio.Event()
+        event.set()
 
 
 _PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE)

@@ -22,6 +22,7 @@ from momentum.runtime.store import (
     PurgeCounts,
     StoredMessage,
     StoreStats,
+    WakeSignal,
     claimable_followers,
 )
 from momentum.sqlite import rows
@@ -91,9 +92,8 @@ class SqliteStore:
         self._connection: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
-        self._work = asyncio.Event()
-        self._seen_version: int | None = None
-        self._next_due: float | None = None
+        self._work = WakeSignal()
+        self._due_cache: dict[str, tuple[int, float | None]] = {}  # prefix -> version, due
 
     @property
     def path(self) -> str:
@@ -349,24 +349,28 @@ class SqliteStore:
             async with conn.execute("PRAGMA data_version") as cursor:
                 row = await cursor.fetchone()
             version = int(row[0]) if row else 0
-            stale = self._next_due is not None and self._next_due <= now
-            if version != self._seen_version or stale:
+            cached = self._due_cache.get(prefix)
+            if (
+                cached is None
+                or cached[0] != version
+                or (cached[1] is not None and cached[1] <= now)
+            ):
                 params = {"prefix": prefix, "now": now}
                 async with conn.execute(_NEXT_DUE, params) as cursor:
                     due = await cursor.fetchone()
-                self._seen_version, self._next_due = version, due[0] if due else None
-        return self._next_due
+                cached = self._due_cache[prefix] = (version, due[0] if due else None)
+        return cached[1]
 
     async def wait_for_work(self, max_wait: float, *, destination_prefix: str = "") -> bool:
         """Wait for a local commit, a write by another process, a due row or an expired lease."""
         deadline = time.monotonic() + max_wait
-        self._seen_version = None  # the prefix may differ from the last call's
+        self._due_cache.pop(destination_prefix, None)  # look afresh
         while True:
-            if self._work.is_set():  # a commit of this process: look again
-                self._work.clear()
-                self._seen_version = None
+            ticket = self._work.ticket()  # a commit of this process from now on wakes us
             now = self._clock()
-            due = await self._due(destination_prefix, now)
+            # shielded: a caller giving up must not cancel a read halfway (an unfinished
+            # statement would keep an old snapshot open and make the next write fail)
+            due = await asyncio.shield(self._due(destination_prefix, now))
             if due is not None and due <= now:
                 return True
             remaining = deadline - time.monotonic()
@@ -375,5 +379,8 @@ class SqliteStore:
             wait = min(remaining, self._poll_interval)
             if due is not None:
                 wait = min(wait, max(due - now, 0.001))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._work.wait(), wait)
+            try:
+                await asyncio.wait_for(ticket.wait(), wait)
+            except TimeoutError:
+                continue
+            self._due_cache.pop(destination_prefix, None)  # this process committed: look again
