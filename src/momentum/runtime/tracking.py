@@ -89,6 +89,11 @@ class ActivityLog:
         return self._of("handled")
 
     @property
+    def duplicates(self) -> list[Activity]:
+        """Redeliveries acknowledged by the inbox without running the handler again."""
+        return self._of("duplicate")
+
+    @property
     def failed(self) -> list[Activity]:
         """Handler executions that raised."""
         return self._of("failed")
