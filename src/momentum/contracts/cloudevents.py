@@ -157,6 +157,21 @@ def encode(
     Raises:
         MessageEncodeError: The message cannot be written, or there is no source.
     """
+    return encode_with_id(envelope, str(envelope.message_id), casing=casing, source=source)
+
+
+def encode_with_id(
+    envelope: Envelope,
+    message_id: str,
+    *,
+    casing: Casing = DEFAULT_CASING,
+    source: str | None = None,
+) -> tuple[bytes, Headers]:
+    """:func:`encode` for a caller that already has ``str(envelope.message_id)``.
+
+    A transport needs that text as well (a record's id, or its key when the event has no
+    partition key); formatting it once saves a UUID formatting per record.
+    """
     message = envelope.message
     entry = _ENCODERS.get((type(message), casing))
     if entry is None:
@@ -172,7 +187,7 @@ def encode(
     source_header = _SOURCES.get(producer) or _source_header(producer)
     headers: Headers = [
         _SPEC_HEADER,
-        (_ID, str(envelope.message_id).encode()),
+        (_ID, message_id.encode()),
         entry[1],
         source_header,
         (_TIME, rfc3339(envelope.created)),
@@ -350,6 +365,10 @@ def decode(
     Raises:
         MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
     """
+    if type(headers) is list and type(value) is bytes:
+        envelope = _decode_common(value, headers, registry, origin)
+        if envelope is not None:
+            return envelope
     attributes, content_type, plain = _split_headers(headers)
     if "specversion" in attributes:
         _check_spec(attributes)
@@ -377,6 +396,158 @@ def decode(
             attribute="specversion",
         )
     return _decode_structured(sniffed, plain, registry, origin)
+
+
+# --- decoding: the fast path ---------------------------------------------------------------------
+
+_COMMON_HEADERS: Final = frozenset(
+    {"content-type", *(PREFIX + name for name in _KNOWN - {"datacontenttype"})}
+)
+_SPEC_BYTES: Final = SPEC_VERSION.encode()
+_JSON_BYTES: Final = JSON_CONTENT_TYPE.encode()
+_TRACE_ATTRIBUTES: Final = {PREFIX + name: name for name in TRACE_HEADERS}
+_TRACEPARENT: Final = PREFIX + "traceparent"
+_TRACESTATE: Final = PREFIX + "tracestate"
+_SECONDS: Final = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_seconds_cache: tuple[bytes, int] = (b"", 0)
+
+
+def _uuid_from_int(number: int) -> uuid.UUID:
+    return uuid.UUID(int=number)
+
+
+def _uuid_setter() -> Callable[[int], uuid.UUID]:
+    """``UUID(int=n)`` without ``UUID.__init__``'s argument checks when the slots allow it."""
+    if getattr(uuid.UUID, "__slots__", None) != ("int", "is_safe", "__weakref__"):
+        return _uuid_from_int  # pragma: no cover - another CPython layout
+    new, set_attribute = object.__new__, object.__setattr__
+    unknown = uuid.SafeUUID.unknown
+
+    def build(number: int) -> uuid.UUID:
+        made = new(uuid.UUID)
+        set_attribute(made, "int", number)
+        set_attribute(made, "is_safe", unknown)
+        return made
+
+    probe = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d")
+    built = build(probe.int)
+    same = built == probe and str(built) == str(probe) and hash(built) == hash(probe)
+    return build if same else _uuid_from_int
+
+
+_uuid: Final = _uuid_setter()
+
+
+def _fast_message_id(event_id: str, source: str) -> uuid.UUID:
+    """:func:`_message_id`, cheaper for hexadecimal ids (same result as ``uuid.UUID``)."""
+    digits = event_id.replace("-", "")
+    if len(digits) == 32:  # what uuid.UUID(event_id) parses, with the same int()
+        try:
+            return _uuid(int(digits, 16))
+        except ValueError:
+            pass
+    return _message_id(event_id, source)
+
+
+def _fast_created(stamp: bytes) -> float | None:
+    """``ce_time`` as momentum writes it (``...T12:00:00.250000Z``) in POSIX seconds.
+
+    ``None`` when it has another shape (the caller then parses it in full). The value is
+    exactly what ``datetime.fromisoformat(stamp).timestamp()`` gives.
+    """
+    global _seconds_cache
+    if len(stamp) != 27 or stamp[26] != 0x5A or stamp[19] != 0x2E:  # "Z", "."
+        return None
+    fraction = stamp[20:26]
+    if not fraction.isdigit():
+        return None
+    prefix = stamp[:19]
+    cached = _seconds_cache
+    if cached[0] == prefix:
+        seconds = cached[1]
+    else:
+        if not _SECONDS.fullmatch(prefix):
+            return None
+        try:
+            moment = datetime.fromisoformat(prefix.decode())
+        except ValueError:  # out of range: a month 13, a 25th hour...
+            return None
+        seconds = int(moment.replace(tzinfo=UTC).timestamp())
+        _seconds_cache = (prefix, seconds)
+    return (seconds * 1_000_000 + int(fraction)) / 1_000_000
+
+
+def _decode_common(
+    value: bytes,
+    headers: list[tuple[str, bytes | str | None]],
+    registry: MessageTypeRegistry,
+    origin: Origin | None,
+) -> Envelope | None:
+    """The envelope of a record as momentum writes it, or ``None`` for any other record.
+
+    Binary mode with only the headers momentum writes, every value ``bytes``, spec version
+    ``1.0`` and a JSON (or no) content type. Anything else returns ``None`` and goes through
+    the general path, which also says what is wrong; this path only raises what the general
+    one would raise for the same record (unknown type, payload errors, bad ``attempts``).
+    """
+    try:
+        found: dict[str, Any] = dict(headers)
+    except (TypeError, ValueError):
+        return None
+    if found.get("ce_specversion") != _SPEC_BYTES or not _COMMON_HEADERS.issuperset(found):
+        return None
+    if len(found) != len(headers) or None in found.values():  # repeated names, null values
+        return None
+    content_type = found.get("content-type")
+    if content_type is not None and content_type != _JSON_BYTES:
+        return None
+    try:
+        type_name = found["ce_type"].decode()
+        event_id = found["ce_id"].decode()
+        source = found["ce_source"].decode()
+        stamp = found.get(_TIME)
+        tenant = found.get(_TENANT)
+        correlation = found.get(_CORRELATION)
+        causation = found.get(_CAUSATION)
+        attempts = found.get(_ATTEMPTS)
+        if tenant is not None:
+            tenant = tenant.decode()
+        if correlation is not None:
+            correlation = correlation.decode()
+        if causation is not None:
+            causation = causation.decode()
+        if attempts is not None:
+            attempts = attempts.decode()
+        extra: dict[str, str] = {}
+        if _TRACEPARENT in found or _TRACESTATE in found:
+            for name, raw in found.items():  # in header order, as the general path keeps them
+                trace = _TRACE_ATTRIBUTES.get(name)
+                if trace is not None:
+                    extra[trace] = raw.decode()
+        created: float | None = None
+        stamp_text: str | None = None
+        if stamp is not None:
+            created = _fast_created(stamp) if type(stamp) is bytes else None
+            if created is None:
+                stamp_text = stamp.decode()  # parsed in full below, after the payload
+    except (KeyError, AttributeError, UnicodeDecodeError):
+        return None  # missing or not bytes: the general path
+    if not (type_name and event_id and source):
+        return None
+    cls = _resolve(registry, type_name)
+    message = serialization.decoder(cls)(value)
+    return Envelope(
+        message,
+        message_id=_fast_message_id(event_id, source),
+        correlation_id=correlation,
+        causation_id=causation,
+        tenant_id=tenant,
+        headers=extra,
+        created=created if stamp_text is None else _created({"time": stamp_text}),
+        attempts=1 if attempts is None else _attempts({ATTEMPTS: attempts}),
+        source=source,
+        origin=origin,
+    )
 
 
 def _sniff_structured(

@@ -576,6 +576,21 @@ def codec(cls: type, casing: Casing = DEFAULT_CASING) -> MessageCodec:
     return found
 
 
+def decoder(cls: type) -> Callable[[bytes | bytearray | memoryview | str], Any]:
+    """``codec(cls).decode`` without the per-call lookups (cached per class).
+
+    Reading accepts any casing, so one decoder serves every casing.
+    """
+    found = _DECODE.get(cls)
+    if found is None:
+        codec(cls)  # builds (and caches) the class's decoder, or raises
+        found = _DECODE[cls] = _DECODERS[cls].decode
+    return found
+
+
+_DECODE: dict[type, Callable[[bytes | bytearray | memoryview | str], Any]] = {}
+
+
 def encode(message: Any, casing: Casing = DEFAULT_CASING) -> bytes:
     """``message`` as UTF-8 JSON with property names in ``casing``."""
     return codec(type(message), casing).encode(message)

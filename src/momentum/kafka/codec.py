@@ -33,9 +33,9 @@ def encode_record(
     envelope: Envelope, key: str | None, casing: Casing
 ) -> tuple[bytes, bytes, Headers]:
     """``(key, value, headers)`` of the record for ``envelope`` (key: given, else message id)."""
-    value, headers = encode(envelope, casing=casing)
+    value, headers = encode(envelope, casing=casing)  # a new list: the caller may extend it
     record_key = key if key is not None else str(envelope.message_id)
-    return record_key.encode(), value, list(headers)
+    return record_key.encode(), value, headers
 
 
 @dataclass(frozen=True, slots=True)

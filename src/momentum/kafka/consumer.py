@@ -178,16 +178,16 @@ class ConsumerThread(ConsumerControl):
 
     def _deliver(self, messages: list[Any]) -> None:
         records: list[InboundRecord] = []
+        append, decode = records.append, self._decoder.decode
         for message in messages:
             error = message.error()
             if error is not None:
                 self._on_message_error(error, message)
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
-            envelope = self._decoder.decode(
-                message.value(), message.headers(), topic, partition, offset, message.key()
-            )
-            records.append(InboundRecord(topic, partition, offset, message.key(), envelope))
+            key = message.key()
+            envelope = decode(message.value(), message.headers(), topic, partition, offset, key)
+            append(InboundRecord(topic, partition, offset, key, envelope))
         if records:
             self._call_soon(self.dispatcher.accept, records)
 
