@@ -1,0 +1,48 @@
+"""An outbox relay process: `python relay_process.py BOOTSTRAP ENV DATABASE_URL SCHEMA MODE`.
+
+Runs the `warehouse` service (PostgreSQL store in SCHEMA, Kafka transport, 1 s leases,
+batches of 50) whose relay publishes the outbox. MODE `die-after-delivery` kills the process
+with SIGKILL right after its first batch was acknowledged by Kafka and before the rows are
+marked sent; MODE `normal` relays until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from momentum import Service
+from momentum.kafka import KafkaConfig, KafkaTransport, TopicProvisioning
+from momentum.postgres import PostgresStore
+from momentum.settings import MomentumSettings, StoreSettings
+
+
+async def main(bootstrap: str, environment: str, url: str, schema: str, mode: str) -> None:
+    store = PostgresStore(url, schema=schema, poll_interval=0.2)
+    if mode == "die-after-delivery":
+
+        async def complete(ids: Sequence[int]) -> None:  # delivered, not yet marked sent
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        store.complete = complete  # type: ignore[method-assign]
+    config = KafkaConfig(
+        bootstrap_servers=bootstrap, provisioning=TopicProvisioning(enabled=True, partitions=3)
+    )
+    settings = MomentumSettings(
+        environment=environment,
+        store=StoreSettings(lease_seconds=1.0, relay_batch_size=50, poll_seconds=0.2),
+    )
+    service = Service(
+        "warehouse", "KafkaTests", transport=KafkaTransport(config), store=store, settings=settings
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with service:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:6]))
