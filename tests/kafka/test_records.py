@@ -353,3 +353,46 @@ def test_the_fast_path_takes_what_momentum_writes() -> None:
         value, headers = CASES[case]
         taken = cloudevents._decode_common(value, headers, _REGISTRY, _ORIGIN) is not None
         assert taken == (case in ("no time", "time with offset")), case
+
+
+async def test_bus_publish_many_sends_one_batch_in_key_order(
+    make_config: Callable[..., KafkaConfig], environment: str
+) -> None:
+    seen: list[tuple[object, Envelope]] = []
+    config = make_config()
+    shop = Service("shop", "Shop", transport=KafkaTransport(config), environment=environment)
+    billing = reader(config, environment, seen)
+    async with shop, billing, tracked(shop, billing, timeout=60) as log:
+        events = [OrderPlaced(f"c{c}", seq) for seq in range(100) for c in range(3)]
+        await shop.bus.publish_many([*events, AuditNoted("batch")])
+    placed = [(e.customer, e.seq) for e, _ in seen if isinstance(e, OrderPlaced)]
+    for c in range(3):
+        assert [s for customer, s in placed if customer == f"c{c}"] == list(range(100))
+    assert [e.note for e, _ in seen if isinstance(e, AuditNoted)] == ["batch"]
+    assert len(log.published) == 301
+
+
+async def test_bus_publish_many_raises_the_first_failure_after_sending_the_rest(
+    make_config: Callable[..., KafkaConfig], environment: str
+) -> None:
+    config = make_config(producer={"message.max.bytes": 2000})
+    shop = Service("shop", "Shop", transport=KafkaTransport(config), environment=environment)
+    async with shop:
+        with pytest.raises(TransportError, match="orders"):
+            await shop.bus.publish_many(
+                [OrderPlaced("a", 1), OrderPlaced("x" * 5000, 2), OrderPlaced("a", 3)]
+            )
+        topic = topic_name(OrderPlaced, environment)
+        assert shop.transport is not None
+        await shop.transport.wait_idle()
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": config.bootstrap_servers, "group.id": "count"})
+    try:
+        total = sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(3)
+        )
+    finally:
+        consumer.close()
+    assert total == 2  # the two records that fit were delivered

@@ -392,6 +392,28 @@ class BusRuntime:
         self._record("published", envelope)
         await self._route(envelope)
 
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish ``envelopes``: transport-bound ones as one batch of records, others singly."""
+        transport = self.transport
+        if not isinstance(transport, RecordTransport) or active_session() is not None:
+            for envelope in envelopes:
+                await self.publish(envelope)
+            return
+        records: list[OutgoingRecord] = []
+        for envelope in envelopes:
+            message = envelope.message
+            topic = self.topic_of(type(message))
+            if topic is None:
+                await self.publish(envelope)
+                continue
+            self._record("published", envelope)
+            records.append(transport.encode(envelope, Destination(topic, partition_key(message))))
+        if records:
+            outcomes = await transport.publish_records(records)
+            for outcome in outcomes:
+                if outcome is not None:
+                    raise outcome
+
     async def _route_message(self, envelope: Envelope) -> None:
         message = envelope.message
         transport = self.transport
