@@ -65,8 +65,8 @@ INBOX.add(
     f"{_I}:momentum_postgres",
     max_ns=100_000,
     note="as above with a `PostgresStore` (defaults: pool of 1-10 connections): per message "
-    "a pooled connection, `BEGIN`, inbox `INSERT ... ON CONFLICT DO NOTHING`, the handler, "
-    "`COMMIT`; up to 4 transactions at once (one per lane). " + _MACHINE,
+    "an inbox lookup, the handler (holding no connection), then `BEGIN`, inbox `INSERT ... "
+    "ON CONFLICT DO NOTHING`, `COMMIT`; up to 4 messages at once (one per lane). " + _MACHINE,
 )
 INBOX.add(
     "momentum, SQLite store",
@@ -119,8 +119,8 @@ RELAY.add(
     "`InMemoryTransport.publish_records` (accepts at once; nothing subscribed), `complete`. "
     "Every round's rows are committed at setup (24 keys), so round k starts with "
     "(rounds + 1 - k) x ops unsent rows: 50k down to 10k in a full run, 3k down to 1k "
-    "quick. The per-row cost grows with that backlog (compare the per-round samples): "
-    "a claim scans every unsent row while there are fewer streams than its batch.",
+    "quick. A claim looks for stream heads among the oldest 2,000 claimable rows only; "
+    "sent rows stay in the table (dead index entries) until purged and vacuumed.",
 )
 RELAY.add(
     "raw sqlite3 batch UPDATE ... RETURNING",
