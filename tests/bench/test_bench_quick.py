@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -120,3 +122,22 @@ def test_latency_benchmark_reports_percentiles_and_absolute_targets(tmp_path: Pa
     times = "\N{MULTIPLICATION SIGN}"
     row = f"| latency-shape | twice | p50 100 ns | p99 198 ns, max 200 ns | 2.00{times} |"
     assert row in markdown
+
+
+@pytest.mark.timeout(300)
+def test_the_whole_quick_suite_runs_every_candidate(tmp_path: Path) -> None:
+    """`bench --quick` proves every benchmark still works: no candidate fails or is skipped
+    for any reason but a peer framework not installed in the project's environment."""
+    from bench.cases import all_benchmarks
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert [b["name"] for b in data["benchmarks"]] == [b.name for b in all_benchmarks()]
+    for bench in data["benchmarks"]:
+        for cand in bench["candidates"]:
+            skipped = cand["skipped"]
+            assert skipped is None or skipped.startswith("not installed"), (
+                f"{bench['name']} / {cand['name']}: {skipped}"
+            )
+            if skipped is None:
+                assert cand["median_ns"] > 0
