@@ -23,6 +23,15 @@ def _bin(name: str) -> str:
     return found[-1]
 
 
+def _runuser() -> str:
+    """``runuser`` (in /usr/sbin, which a minimal PATH may lack)."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    found = shutil.which("runuser", path=search)
+    if found is None:
+        raise RuntimeError("runuser not found: it is needed to run initdb as postgres")
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,7 +46,7 @@ class PrivateCluster:
         self.data = self.dir / "data"
         self.port = _free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self._as_postgres = [_runuser(), "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
         self._run(_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")

@@ -348,7 +348,7 @@ class BusRuntime:
             await self.relay.stop()
             self.relay = None
         if self.durable_queues is not None:
-            await self.durable_queues.stop_claiming()
+            await self.durable_queues.stop()
         if self.transport is not None:
             await self.transport.stop()
         try:

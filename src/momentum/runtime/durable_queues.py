@@ -13,16 +13,15 @@ a durable scheduled message.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from momentum.contracts.envelope import Origin
-from momentum.contracts.errors import MomentumError, SerializationError, StoreError
+from momentum.contracts.errors import SerializationError, StoreError
+from momentum.runtime.claim_loop import ClaimLoop
 from momentum.runtime.records import RecordReader
-from momentum.runtime.relay import backoff
 from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage, local_handler
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class DurableWork:
         return None
 
 
-class DurableLocalQueues:
+class DurableLocalQueues(ClaimLoop):
     """Claims ``local:`` rows and hands them to the in-memory lanes that run their handler.
 
     Args:
@@ -92,45 +91,22 @@ class DurableLocalQueues:
         lease_seconds: float = 300.0,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.store = store
+        super().__init__(store, prefix, poll_seconds, f"local queues {owner}")
         self._chains = chains
         self._enqueue = enqueue
         self._attempt = attempt
-        self.prefix = prefix
         self.owner = owner
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
-        self.poll_seconds = poll_seconds
         self._reader: RecordReader | None = None
         self._held: set[int] = set()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self.claimed = 0
         self.completed = 0
 
     def start(self) -> None:
         """Start claiming in a background task."""
-        if self._task is None:
-            self._stopping = False
-            types = {chain.message_type for chain in self._chains().values()}
-            self._reader = RecordReader(types)
-            self._task = asyncio.create_task(self._run(), name=f"local queues {self.owner}")
-
-    def kick(self) -> None:
-        """Claim now (rows were committed or finished in this process)."""
-        self._idle.clear()
-        self._wake.set()
-
-    async def stop_claiming(self) -> None:
-        """Stop taking new rows; claimed ones keep running (the caller drains them)."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        await task
+        types = {chain.message_type for chain in self._chains().values()}
+        self._reader = RecordReader(types)
+        super().start()
 
     async def release_held(self) -> None:
         """Give back rows claimed but not finished (a bounded stop abandoned them)."""
@@ -140,65 +116,19 @@ class DurableLocalQueues:
                 await self.store.release(held, owner=self.owner)
             logger.warning("released %d unfinished local message(s) for the next start", len(held))
 
-    async def wait_idle(self) -> int:
-        """Wait until a claim finds no row; returns how many rows were claimed meanwhile."""
-        if self._task is None:
-            return 0
-        before = self.claimed
-        self.kick()
-        await self._idle.wait()
-        return self.claimed - before
+    async def cycle(self) -> int:
+        """Claim due rows and queue each for its handler."""
+        rows = await self.store.claim(self.prefix, self.owner, self.batch_size, self.lease_seconds)
+        for row in rows:
+            await self._dispatch(row)
+        return len(rows)
 
     @property
     def in_flight(self) -> int:
         """Rows claimed and not yet finished."""
         return len(self._held)
 
-    async def _run(self) -> None:
-        failures = 0
-        while not self._stopping:
-            try:
-                rows = await self.store.claim(
-                    self.prefix, self.owner, self.batch_size, self.lease_seconds
-                )
-                failures = 0
-            except (MomentumError, OSError) as exc:
-                failures += 1
-                delay = backoff(failures)
-                logger.warning("claiming local messages failed (%s); again in %.1f s", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                self._wake.clear()
-                continue
-            for row in rows:
-                await self._dispatch(row)
-            if rows:
-                continue
-            if self._wake.is_set():
-                self._wake.clear()
-                continue
-            self._idle.set()
-            await self._wait_for_work()
-
-    async def _wait_for_work(self) -> None:
-        wake = asyncio.ensure_future(self._wake.wait())
-        work = asyncio.ensure_future(
-            self.store.wait_for_work(self.poll_seconds, destination_prefix=self.prefix)
-        )
-        try:
-            await asyncio.wait({wake, work}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (wake, work):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                elif not task.cancelled() and task.exception() is not None:
-                    logger.debug("waiting for local work failed: %r", task.exception())
-        self._wake.clear()
-
     async def _dispatch(self, row: StoredMessage) -> None:
-        self.claimed += 1
         record = row.record
         handler = local_handler(record.destination)
         chain = self._chains().get(handler)

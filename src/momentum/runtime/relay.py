@@ -10,20 +10,16 @@ again after its lease expires: consumers' inboxes make that harmless.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from momentum.contracts.errors import MomentumError
+from momentum.runtime.claim_loop import ClaimLoop, backoff
 from momentum.runtime.ports import RecordTransport
 from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage
 
 logger = logging.getLogger("momentum.relay")
-
-MAX_BACKOFF_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +49,7 @@ class RelaySettings:
     purge_interval_seconds: float = 60.0
 
 
-def backoff(attempts: int) -> float:
-    """Delay before publishing a row again after ``attempts`` failures (capped)."""
-    return min(0.1 * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
-
-
-class OutboxRelay:
+class OutboxRelay(ClaimLoop):
     """Moves outbox rows to a transport until stopped.
 
     Args:
@@ -75,93 +66,25 @@ class OutboxRelay:
         settings: RelaySettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        super().__init__(
+            store,
+            settings.destination_prefix,
+            settings.poll_seconds,
+            f"outbox relay {settings.owner}",
+        )
         self.transport = transport
         self.settings = settings
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._next_purge = 0.0
         self.relayed = 0
         self.failed = 0
         self.dead_lettered = 0
-        self.last_error: str | None = None
 
-    def start(self) -> None:
-        """Start relaying in a background task."""
-        if self._task is None:
-            self._stopping = False
-            name = f"outbox relay {self.settings.owner}"
-            self._task = asyncio.create_task(self._run(), name=name)
-
-    def kick(self) -> None:
-        """Look for rows now (called after a local commit wrote outbox rows)."""
-        self._idle.clear()
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Finish the batch in progress and stop; unsent rows stay for the next relay."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        await task
-
-    async def wait_idle(self) -> int:
-        """Wait until a claim finds no row; returns how many rows were relayed meanwhile."""
-        if self._task is None:
-            return 0
-        before = self.relayed + self.dead_lettered
-        self.kick()
-        await self._idle.wait()
-        return self.relayed + self.dead_lettered - before
-
-    async def _run(self) -> None:
-        failures = 0
-        while not self._stopping:
-            try:
-                moved = await self.relay_once()
-                await self._maybe_purge()
-                failures = 0
-                self.last_error = None
-            except (MomentumError, OSError) as exc:
-                failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = backoff(failures)
-                logger.warning("outbox relay failed (%s); retrying in %.1f s", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                self._wake.clear()
-                continue
-            if moved:
-                continue
-            if self._wake.is_set():
-                self._wake.clear()
-                continue
-            self._idle.set()
-            await self._wait_for_work()
-
-    async def _wait_for_work(self) -> None:
-        wake = asyncio.ensure_future(self._wake.wait())
-        work = asyncio.ensure_future(
-            self.store.wait_for_work(
-                self.settings.poll_seconds, destination_prefix=self.settings.destination_prefix
-            )
-        )
-        try:
-            await asyncio.wait({wake, work}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (wake, work):
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                elif not task.cancelled() and task.exception() is not None:
-                    logger.debug("waiting for outbox work failed: %r", task.exception())
-        self._wake.clear()
+    async def cycle(self) -> int:
+        """One batch relayed, then a purge when one is due."""
+        moved = await self.relay_once()
+        await self._maybe_purge()
+        return moved
 
     async def relay_once(self) -> int:
         """Claim one batch, publish it and settle every row; returns the rows claimed."""
