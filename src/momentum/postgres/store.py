@@ -31,6 +31,7 @@ from momentum.runtime.store import (
     WakeSignal,
     claimable_followers,
     mask_url,
+    shielded,
 )
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -410,7 +411,7 @@ class PostgresStore:
             ticket = self._work.ticket()  # a notification from now on wakes the wait below
             now = self._now()
             # shielded: a caller giving up (a relay woken otherwise) must not cancel a query
-            due = await asyncio.shield(self._next_due(destination_prefix, now))
+            due = await shielded(self._next_due(destination_prefix, now))
             if due is not None and due <= now:
                 return True
             remaining = deadline - time.monotonic()

@@ -143,8 +143,10 @@ class BusRuntime:
                 self._queue_of[message_type] = queue
         self._route: Next = compose(publish_middleware, self._route_message)
         self._chain_by_name: dict[str, HandlerChain] = {}
+        self._scheduled_retries: dict[tuple[str, str], int] = {}  # -> pending work ticket
         self.durable_queues: DurableLocalQueues | None = None
         if store is not None:
+            self.delivery.schedule_retry = self._schedule_retry
             relay_settings = relay or RelaySettings(owner=self.group)
             self.durable_queues = DurableLocalQueues(
                 store,
@@ -351,6 +353,9 @@ class BusRuntime:
             await self.durable_queues.stop()
         if self.transport is not None:
             await self.transport.stop()
+        for ticket in self._scheduled_retries.values():  # durable: kept for the next start
+            self.pending.done(ticket)
+        self._scheduled_retries.clear()
         try:
             await asyncio.wait_for(self.pending.wait_idle(), self.shutdown_seconds)
         except TimeoutError:
@@ -473,12 +478,31 @@ class BusRuntime:
         description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
         queue.enqueue(QueuedWork(self.delivery.local(chain, envelope), description, key))
 
+    async def _schedule_retry(self, chain: HandlerChain, envelope: Envelope, due: float) -> None:
+        """A durable row of ``chain``'s local queue running ``envelope`` again at ``due``.
+
+        Until this process claims it, it counts as pending work (tracked sessions wait for
+        it); a stop does not wait for it.
+        """
+        await self._deliver([chain], envelope, partition_key(envelope.message), due)
+        retry = (str(envelope.message_id), chain.name)
+        if retry not in self._scheduled_retries:
+            description = (
+                f"{chain.name} <- scheduled retry of {type(envelope.message).__qualname__} "
+                f"{envelope.message_id}"
+            )
+            work = QueuedWork(_nothing, description, None)
+            self._scheduled_retries[retry] = self.pending.add(work)
+
     def _enqueue_durable(
         self, chain: HandlerChain, envelope: Envelope, key: str | None, work: DurableWork
     ) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
         description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
         queue.enqueue(QueuedWork(work, description, key))
+        ticket = self._scheduled_retries.pop((str(envelope.message_id), chain.name), None)
+        if ticket is not None:
+            self.pending.done(ticket)
 
     async def _attempt_durable(
         self, chain: HandlerChain, envelope: Envelope, attempt: int
@@ -550,3 +574,7 @@ class BusRuntime:
             session.defer(later)
         else:
             later()
+
+
+async def _nothing() -> None:
+    """The run of a placeholder in the pending work (a retry waiting in the store)."""

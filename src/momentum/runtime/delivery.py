@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.envelope import Envelope
@@ -26,6 +26,7 @@ from momentum.runtime.policies import (
     PauseListener,
     RetryAfter,
     RetryInline,
+    ScheduleRetry,
     choose,
 )
 from momentum.runtime.tracking import Activity, ActivityLog
@@ -62,6 +63,10 @@ class Delivery:
         # inbound messages whose handlers are not all finished: message id -> handler -> attempt
         self._inbound: dict[uuid.UUID, dict[str, int]] = {}
         self.inbound_outcome: Callable[[bool], None] | None = None  # e.g. a circuit breaker
+        # writes a durable retry due later (set when the service has a message store)
+        self.schedule_retry: Callable[[HandlerChain, Envelope, float], Awaitable[None]] | None = (
+            None
+        )
         self.pause_listener: Callable[[float], None] | None = None  # set with a transport
 
     def _record(self, kind: Any, envelope: Envelope, chain: HandlerChain, exc: Exception) -> None:
@@ -145,9 +150,27 @@ class Delivery:
                         action,
                     )
                     return action.seconds, attempt + 1
-                if isinstance(action, RetryAfter):
+                if isinstance(action, ScheduleRetry) and self.schedule_retry is not None:
                     self._record("retried", env, chain, exc)
-                    delay = action.delay()
+                    retry = env.for_attempt(attempt + 1)
+                    try:
+                        await self.schedule_retry(chain, retry, time.time() + action.seconds)
+                    except StoreError as store_exc:
+                        return self._store_unavailable(chain, env, store_exc), attempt
+                    logger.info(
+                        "%s failed on %s %s (attempt %d, %s); %s",
+                        chain.name,
+                        env.message_type,
+                        env.message_id,
+                        attempt,
+                        type(exc).__name__,
+                        action,
+                    )
+                    self._first_failure.pop(key, None)
+                    return None, attempt
+                if isinstance(action, RetryAfter | ScheduleRetry):
+                    self._record("retried", env, chain, exc)
+                    delay = action.delay() if isinstance(action, RetryAfter) else action.seconds
                     logger.info(
                         "%s failed on %s %s (attempt %d, %s); retrying after %.3f s",
                         chain.name,

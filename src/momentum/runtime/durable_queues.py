@@ -42,11 +42,12 @@ class DurableWork:
         self,
         attempt: Callable[[int], Awaitable[tuple[float | None, int]]],
         complete: Callable[[], Awaitable[None]],
+        first_attempt: int = 1,
     ) -> None:
         self._attempt = attempt
         self._complete = complete
         self._finished = False
-        self.next_attempt = 1
+        self.next_attempt = max(first_attempt, 1)
 
     async def __call__(self) -> float | None:
         """Run the handler (again); ``None`` once the row is marked sent, else a delay."""
@@ -154,7 +155,9 @@ class DurableLocalQueues(ClaimLoop):
             self.completed += 1
             self.kick()  # the next row of this key may be claimed now
 
-        self._enqueue(chain, envelope, record.key, DurableWork(attempt, complete))
+        # a scheduled retry carries its attempt number: the error rule goes on from there
+        work = DurableWork(attempt, complete, envelope.attempts)
+        self._enqueue(chain, envelope, record.key, work)
 
     async def _unusable(self, row: StoredMessage, reason: str, detail: str) -> None:
         """A row no handler can run: straight to dead letters with the reason."""

@@ -71,6 +71,26 @@ class PauseListener:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleRetry:
+    """Schedule the next attempt as a durable message due after ``seconds``, and let go.
+
+    The current delivery finishes at once (its Kafka offset may be committed): the retry is a
+    row of the handler's durable local queue, run by whichever process claims it when due,
+    with the attempt count carried along. Later messages with the same key are *not* held
+    back (use :class:`RetryAfter` to keep the key's order). Without a message store it acts
+    like :class:`RetryAfter`.
+
+    Attributes:
+        seconds: Delay before the next attempt.
+    """
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"schedule a durable retry after {_seconds(self.seconds)}"
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Stop retrying; store the message with its failure for inspection and replay."""
 
@@ -86,8 +106,8 @@ class Discard:
         return "discard"
 
 
-Action = RetryInline | RetryAfter | PauseListener | DeadLetter | Discard
-Slot = RetryInline | RetryAfter | PauseListener
+Action = RetryInline | RetryAfter | PauseListener | ScheduleRetry | DeadLetter | Discard
+Slot = RetryInline | RetryAfter | PauseListener | ScheduleRetry
 
 
 def _seconds(value: float) -> str:
@@ -157,6 +177,10 @@ class ErrorRule:
         delays = backoff(attempts, initial=initial, factor=factor, maximum=maximum, jitter=jitter)
         return replace(self, slots=self.slots + delays)
 
+    def schedule_retry(self, *seconds: float) -> ErrorRule:
+        """Add one durable scheduled retry per delay given (see :class:`ScheduleRetry`)."""
+        return replace(self, slots=self.slots + tuple(ScheduleRetry(s) for s in seconds))
+
     def pause_listener(self, seconds: float) -> ErrorRule:
         """Add a slot that pauses the transport listener for ``seconds``, then retries."""
         return replace(self, slots=(*self.slots, PauseListener(seconds)))
@@ -204,7 +228,7 @@ def _describe_slots(slots: Sequence[Slot]) -> str:
                 run += 1
             parts.append("retry inline" + (f" {run} times" if run > 1 else ""))
             i += run
-        elif isinstance(slot, PauseListener):
+        elif isinstance(slot, PauseListener | ScheduleRetry):
             parts.append(str(slot))
             i += 1
         else:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 LOCAL_PREFIX = "local:"
 """Destination prefix of durable local queue rows: ``local:<consumer group>/<handler>``."""
@@ -355,6 +357,23 @@ def claimable_followers(
         else:
             blocked.add(stream)
     return taken
+
+
+async def shielded(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Await ``coroutine`` so that cancelling the caller does not interrupt it.
+
+    A driver call cut halfway can leave its connection in a bad state; the call finishes on
+    its own and its outcome, if nobody awaits it any more, is retrieved (not reported as an
+    unretrieved task exception).
+    """
+    task = asyncio.ensure_future(coroutine)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class WakeSignal:

@@ -24,6 +24,7 @@ from momentum.runtime.store import (
     StoreStats,
     WakeSignal,
     claimable_followers,
+    shielded,
 )
 from momentum.sqlite import rows
 from momentum.sqlite.schema import MIN_SQLITE_VERSION, migrate
@@ -126,10 +127,13 @@ class SqliteStore:
         self._connection = connection
 
     async def close(self) -> None:
-        """Close the connection; idempotent."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        """Close the connection once the operation in progress, if any, finished; idempotent."""
+        if self._connection is None:
+            return
+        async with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await connection.close()
 
     def _require(self) -> aiosqlite.Connection:
         if self._connection is None:
@@ -370,7 +374,7 @@ class SqliteStore:
             now = self._clock()
             # shielded: a caller giving up must not cancel a read halfway (an unfinished
             # statement would keep an old snapshot open and make the next write fail)
-            due = await asyncio.shield(self._due(destination_prefix, now))
+            due = await shielded(self._due(destination_prefix, now))
             if due is not None and due <= now:
                 return True
             remaining = deadline - time.monotonic()
