@@ -1,0 +1,98 @@
+"""1,000 garbage records mixed with 1,000 good ones on one partition: every good one is handled
+in order, every garbage one is dead-lettered to `<topic>.dlq` with its reason, nothing stalls."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from kafka_support import committed_offsets
+from momentum_kafka_events import OrderPlaced
+
+from momentum import Envelope, Service
+from momentum.contracts.message_types import message_type_name
+from momentum.kafka import KafkaConfig, KafkaTransport
+from momentum.runtime.records import encode_outgoing
+from momentum.testing import tracked
+
+pytestmark = pytest.mark.kafka
+
+COUNT = 1000
+
+
+def garbage(i: int, type_name: str) -> tuple[bytes, list[tuple[str, bytes]], str]:
+    """The i-th bad record (value, headers) and the reason it must be dead-lettered with."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(uuid.uuid4()).encode()),
+        ("ce_type", type_name.encode()),
+        ("ce_source", b"/test/garbage"),
+        ("content-type", b"application/json"),
+    ]
+    kind = i % 4
+    if kind == 0:
+        return b"\x00\xff not json", headers, "invalid-json"
+    if kind == 1:
+        return b'{"customer": "ada"}', headers, "schema-mismatch"
+    if kind == 2:
+        return b'{"customer": "ada", "seq": 1}', [("ce_specversion", b"\xfe")], "invalid-cloudevent"
+    return b"{}", [], "invalid-cloudevent"
+
+
+async def test_garbage_mixed_with_good_records_is_dead_lettered_and_good_ones_flow_in_order(
+    make_config: Callable[..., KafkaConfig], environment: str, kafka_bootstrap: str
+) -> None:
+    topic = f"{environment}.kafkatests.public.orders.v1"
+    type_name = message_type_name(OrderPlaced)
+    got: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        got.append(event.seq)
+
+    billing = Service(
+        "billing", "Billing", transport=KafkaTransport(make_config()), environment=environment
+    )
+    billing.add_handler(placed)
+    expected: Counter[str] = Counter()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    async with billing:
+        async with tracked(billing, timeout=90):
+            for i in range(COUNT):
+                good = encode_outgoing(
+                    Envelope(OrderPlaced("ada", i), source="/shop/shop"), topic, "ada"
+                )
+                producer.produce(topic, good.body, b"ada", headers=good.headers)
+                value, headers, reason = garbage(i, type_name)
+                producer.produce(topic, value, b"ada", headers=headers)
+                expected[reason] += 1
+                producer.poll(0)
+            assert producer.flush(30) == 0
+        transport = billing.transport
+        assert isinstance(transport, KafkaTransport)
+        assert transport.poison_records == COUNT
+        group = billing.group_id
+    assert got == list(range(COUNT))
+    assert max(committed_offsets(kafka_bootstrap, group, topic)) == 2 * COUNT
+    reader = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"{environment}-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    reader.subscribe([f"{topic}.dlq"])
+    reasons: Counter[str] = Counter()
+    deadline = time.monotonic() + 60
+    try:
+        while sum(reasons.values()) < COUNT and time.monotonic() < deadline:
+            for record in reader.consume(500, 0.5):
+                if record.error() is None:
+                    found = dict(record.headers() or [])
+                    reasons[found["momentum-dlq-reason"].decode()] += 1
+    finally:
+        reader.close()
+    assert reasons == expected
