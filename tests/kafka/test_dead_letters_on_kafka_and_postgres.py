@@ -133,3 +133,57 @@ async def test_a_failing_message_is_in_the_table_and_the_topic_and_replays_after
     assert headers["momentum-dlq-original-topic"] == topic
     assert headers["momentum-dlq-original-offset"] == "0"
     assert "Traceback" in headers["momentum-dlq-stack"]
+
+
+async def test_poison_records_are_also_kept_in_the_store_with_their_reason(
+    make_config: Callable[..., KafkaConfig],
+    environment: str,
+    kafka_bootstrap: str,
+    database_url: str,
+    schema: str,
+) -> None:
+    from confluent_kafka import Producer
+
+    from momentum.contracts.message_types import message_type_name
+
+    got: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        got.append(event.seq)
+
+    billing = Service(
+        "billing",
+        "Billing",
+        transport=KafkaTransport(make_config()),
+        store=PostgresStore(database_url, schema=schema),
+        environment=environment,
+    )
+    billing.add_handler(placed)
+    topic = f"{environment}.kafkatests.public.orders.v1"
+    ce = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"poison-1"),
+        ("ce_type", message_type_name(OrderPlaced).encode()),
+        ("ce_source", b"/test/raw"),
+        ("content-type", b"application/json"),
+    ]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    async with billing:
+        async with tracked(billing, timeout=60):
+            producer.produce(topic, b"{not json", b"ada", headers=ce)
+            producer.produce(topic, b"{}", b"ada", headers=[])
+            good = [*ce[:1], ("ce_id", b"00000000-0000-4000-8000-000000000001"), *ce[2:]]
+            producer.produce(topic, b'{"customer": "ada", "seq": 5}', b"ada", headers=good)
+            assert producer.flush(30) == 0
+        assert billing.store is not None
+        letters = await billing.store.dead_letters()
+    assert got == [5]
+    assert [(x.origin_offset, x.exception_message.split("]")[0]) for x in letters] == [
+        (0, "[invalid-json"),
+        (1, "[invalid-cloudevent"),
+    ]
+    first = letters[0]
+    assert first.record.body == b"{not json" and first.record.key == "ada"
+    assert first.record.message_id == "poison-1"
+    assert first.origin_topic == topic and first.handler is None
+    assert first.message_type == message_type_name(OrderPlaced)

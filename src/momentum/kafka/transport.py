@@ -25,7 +25,7 @@ from momentum.contracts.cloudevents import encode_with_id
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
 from momentum.contracts.partitioning import partition_key
-from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
+from momentum.kafka.codec import TRANSPORT_NAME, PoisonRecord, RecordDecoder, encode_record
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
 from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
@@ -33,7 +33,13 @@ from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import AsyncProducer, delivery_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
 from momentum.runtime.dead_letters import DeadLetterRecord
-from momentum.runtime.ports import Destination, Receiver, Subscription
+from momentum.runtime.ports import (
+    Destination,
+    Receiver,
+    RejectedRecord,
+    RejectedSink,
+    Subscription,
+)
 from momentum.runtime.store import OutgoingRecord
 
 logger = logging.getLogger("momentum.kafka")
@@ -42,6 +48,8 @@ Targets = dict[tuple[str, int], tuple[int, int]]
 """Per assigned partition: (high watermark, offset consumption starts from)."""
 
 WATERMARK_TIMEOUT = 10.0
+REJECTED_TIMEOUT = 30.0
+"""How long the consumer thread waits for a poison record to be stored before going on."""
 
 
 class KafkaTransport:
@@ -59,6 +67,8 @@ class KafkaTransport:
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
         self._poison: PoisonForwarder | None = None
+        self._rejected_sink: RejectedSink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
@@ -81,7 +91,8 @@ class KafkaTransport:
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
             self._poison = PoisonForwarder(self.config.producer_config())
-            self._decoder = RecordDecoder(types, on_poison=self._poison)
+            self._loop = asyncio.get_running_loop()
+            self._decoder = RecordDecoder(types, on_poison=self._poisoned)
             consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
             try:
                 consumer.start()
@@ -109,6 +120,41 @@ class KafkaTransport:
             if self._poison is not None:
                 await asyncio.to_thread(self._poison.close)
                 self._poison = None
+
+    def on_rejected(self, sink: RejectedSink) -> None:
+        """Also hand each poison record to ``sink`` (the store's dead letters) before commit."""
+        self._rejected_sink = sink
+
+    def _poisoned(self, poison: PoisonRecord) -> None:
+        """On the consumer thread: to ``<topic>.dlq``, then to the sink, then done."""
+        forwarder, sink, loop = self._poison, self._rejected_sink, self._loop
+        if forwarder is not None:
+            forwarder(poison)
+        if sink is None or loop is None:
+            return
+        rejected = RejectedRecord(
+            poison.topic,
+            poison.partition,
+            poison.offset,
+            poison.key,
+            poison.value,
+            list(poison.headers),
+            poison.reason,
+            poison.error,
+            poison.failed_at,
+        )
+        try:
+            asyncio.run_coroutine_threadsafe(sink(rejected), loop).result(REJECTED_TIMEOUT)
+        except Exception as exc:  # the consumer must not stall on a failing store
+            logger.error(
+                "poison record %s[%d]@%d could not be stored as a dead letter (%r); it is on "
+                "%s only",
+                poison.topic,
+                poison.partition,
+                poison.offset,
+                exc,
+                dead_letter_topic(poison.topic),
+            )
 
     def pause(self) -> None:
         """Stop handing records to the receiver; running handlers finish, the group is kept.

@@ -46,6 +46,8 @@ from momentum.runtime.ports import (
     Destination,
     PausableTransport,
     RecordTransport,
+    RejectedRecord,
+    RejectingTransport,
     Subscription,
     Transport,
 )
@@ -55,6 +57,7 @@ from momentum.runtime.replay import REPLAY_GROUP_HEADER
 from momentum.runtime.scheduler import InMemoryScheduler
 from momentum.runtime.store import (
     LOCAL_PREFIX,
+    DeadLetter,
     MessageStore,
     OutgoingRecord,
     StoreTransaction,
@@ -274,6 +277,8 @@ class BusRuntime:
             self._attach_breaker(self.transport)
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
+            if self.store is not None and isinstance(self.transport, RejectingTransport):
+                self.transport.on_rejected(self._store_rejected)
             await self.transport.start(self.group, self.subscriptions(), self.receive)
             if self.store is not None and isinstance(self.transport, RecordTransport):
                 settings = self._relay_settings or RelaySettings(owner=self.group)
@@ -286,6 +291,33 @@ class BusRuntime:
         if isinstance(transport, RecordTransport) and not destination.startswith("local:"):
             return transport.encode(envelope, Destination(destination, key))
         return encode_outgoing(envelope, destination, key)
+
+    async def _store_rejected(self, rejected: RejectedRecord) -> None:
+        """Keep an undecodable inbound record in the store's dead letters, as it was read."""
+        assert self.store is not None
+        headers = [(name, value or b"") for name, value in rejected.headers]
+        found = dict(headers)
+        message_id = found.get("ce_id", b"").decode(errors="replace") or (
+            f"{rejected.topic}/{rejected.partition}/{rejected.offset}"
+        )
+        message_type = found.get("ce_type", b"").decode(errors="replace") or None
+        key = rejected.key.decode(errors="replace") if rejected.key is not None else None
+        klass = type(rejected.error)
+        letter = DeadLetter(
+            record=OutgoingRecord(message_id, rejected.topic, key, headers, rejected.value or b""),
+            message_type=message_type,
+            exception_type=f"{klass.__module__}.{klass.__qualname__}",
+            exception_message=f"[{rejected.reason}] {rejected.error}",
+            stack="",
+            attempts=0,
+            first_failure_at=rejected.failed_at,
+            last_failure_at=rejected.failed_at,
+            origin_topic=rejected.topic,
+            origin_partition=rejected.partition,
+            origin_offset=rejected.offset,
+        )
+        async with self.store.transaction() as tx:
+            await tx.add_dead_letter(letter)
 
     def outbox_committed(self, rows: int) -> None:
         """Wake the relay and the durable local queues: a commit wrote ``rows`` rows."""

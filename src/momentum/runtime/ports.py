@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from momentum.contracts.envelope import Envelope
 from momentum.runtime.store import OutgoingRecord
@@ -105,4 +105,44 @@ class RecordTransport(Protocol):
             For each record, in order: ``None`` when delivered, else its error
             (a :class:`~momentum.contracts.errors.TransportError`).
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    """A record a transport could not decode (poison), as it was read.
+
+    Attributes:
+        topic: Topic it was read from.
+        partition: Its partition.
+        offset: Its offset.
+        key: Its key, as read.
+        value: Its value, as read.
+        headers: Its headers, as read.
+        reason: Why it was rejected (``invalid-json``, ``schema-mismatch``...).
+        error: The decoding error.
+        failed_at: When it was rejected (POSIX seconds).
+    """
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    reason: str
+    error: BaseException
+    failed_at: float
+
+
+RejectedSink = Callable[[RejectedRecord], Coroutine[Any, Any, None]]
+"""Keeps a rejected record (the runtime writes it to the store's dead letters)."""
+
+
+@runtime_checkable
+class RejectingTransport(Protocol):
+    """A transport that reports the records it rejects as undecodable."""
+
+    def on_rejected(self, sink: RejectedSink) -> None:
+        """Call ``sink`` for each rejected record before the record counts as done."""
         ...
