@@ -96,3 +96,45 @@ async def test_garbage_mixed_with_good_records_is_dead_lettered_and_good_ones_fl
     finally:
         reader.close()
     assert reasons == expected
+
+
+async def test_an_unknown_type_is_skipped_on_a_shared_topic_and_poison_on_an_owned_one(
+    make_config: Callable[..., KafkaConfig], environment: str, kafka_bootstrap: str
+) -> None:
+    topic = f"{environment}.kafkatests.public.orders.v1"
+
+    async def placed(event: OrderPlaced) -> None:
+        pass
+
+    # "orders" owns the topic: its package defines the events published there
+    owner = Service(
+        "orders",
+        "Orders",
+        ["momentum_kafka_events"],
+        transport=KafkaTransport(make_config()),
+        environment=environment,
+    )
+    owner.add_handler(placed)
+    reader = Service(
+        "reader", "Reader", transport=KafkaTransport(make_config()), environment=environment
+    )
+    reader.add_handler(placed)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(uuid.uuid4()).encode()),
+        ("ce_type", b"Somebody.Else.Happened"),
+        ("ce_source", b"/test/raw"),
+        ("content-type", b"application/json"),
+    ]
+    async with owner, reader:
+        assert [s.owned for s in owner.runtime.subscriptions()] == [True]
+        assert [s.owned for s in reader.runtime.subscriptions()] == [False]
+        async with tracked(owner, reader, timeout=60):
+            producer.produce(topic, b"{}", b"ada", headers=headers)
+            assert producer.flush(30) == 0
+        owner_transport, reader_transport = owner.transport, reader.transport
+        assert isinstance(owner_transport, KafkaTransport)
+        assert isinstance(reader_transport, KafkaTransport)
+        assert (owner_transport.poison_records, owner_transport.skipped_records) == (1, 0)
+        assert (reader_transport.poison_records, reader_transport.skipped_records) == (0, 1)

@@ -1,7 +1,8 @@
 """Records <-> envelopes: the CloudEvents codec applied to Kafka records.
 
 Decoding never raises: a record whose ``ce_type`` no subscribed class has is skipped (another
-service's event on a shared topic), any other undecodable record is poison. Both come back as
+service's event on a shared topic) unless the topic is one the service owns (its own packages
+define the events published there), any other undecodable record is poison. Both come back as
 ``None`` so the consumer commits past them instead of stalling; poison is logged, counted and
 handed to ``on_poison`` (the transport writes it to ``<topic>.dlq`` with its reason before
 the record counts as done).
@@ -72,9 +73,11 @@ class RecordDecoder:
         self,
         message_types: Iterable[type],
         on_poison: Callable[[PoisonRecord], None] | None = None,
+        owned_topics: Iterable[str] = (),
     ) -> None:
         self.registry = MessageTypeRegistry(message_types)
         self.on_poison = on_poison
+        self.owned_topics = frozenset(owned_topics)
         self.skipped = 0
         self.poison = 0
         self._lock = threading.Lock()
@@ -94,6 +97,8 @@ class RecordDecoder:
             return decode(value, headers, self.registry, origin=origin)
         except SerializationError as exc:
             reason = getattr(exc, "reason", "invalid")
+            if reason in SKIPPED_REASONS and topic in self.owned_topics:
+                reason = "unknown-type-on-owned-topic"  # nobody else publishes here: poison
             with self._lock:
                 if reason in SKIPPED_REASONS:
                     self.skipped += 1

@@ -92,7 +92,8 @@ class KafkaTransport:
             types = [t for s in subscriptions for t in s.message_types]
             self._poison = PoisonForwarder(self.config.producer_config())
             self._loop = asyncio.get_running_loop()
-            self._decoder = RecordDecoder(types, on_poison=self._poisoned)
+            owned = [s.topic for s in subscriptions if s.owned]
+            self._decoder = RecordDecoder(types, on_poison=self._poisoned, owned_topics=owned)
             consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
             try:
                 consumer.start()

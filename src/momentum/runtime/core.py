@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from momentum.contracts.discovery import discover_events
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
     ConfigurationError,
@@ -263,7 +264,17 @@ class BusRuntime:
             topic = self.topic_of(message_type)
             if topic is not None:
                 by_topic.setdefault(topic, []).append(message_type)
-        return [Subscription(t, tuple(types)) for t, types in sorted(by_topic.items())]
+        owned = self._owned_topics()
+        return [Subscription(t, tuple(types), t in owned) for t, types in sorted(by_topic.items())]
+
+    def _owned_topics(self) -> set[str]:
+        """Topics of the integration events defined in this service's own packages."""
+        topics = set()
+        for info in discover_events(self._packages):
+            topic = self.topic_of(info.event_type)
+            if topic is not None:
+                topics.add(topic)
+        return topics
 
     async def start(self) -> None:
         """Open the store, start local queues, the transport's subscriptions and the relay."""

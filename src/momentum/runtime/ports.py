@@ -38,10 +38,14 @@ class Subscription:
     Attributes:
         topic: Full topic name.
         message_types: The handled classes published to that topic.
+        owned: Whether the service owns the topic (its own packages define events published
+            there): a record of a type it does not know is then poison, not another
+            service's event to skip.
     """
 
     topic: str
     message_types: tuple[type, ...]
+    owned: bool = False
 
 
 @runtime_checkable
