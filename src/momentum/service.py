@@ -25,6 +25,7 @@ from momentum.contracts.naming import (
     validate_domain,
     validate_service_name,
 )
+from momentum.health import HealthReport, health_of
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.core import BusRuntime
@@ -257,6 +258,10 @@ class Service:
                 f"service {self.name!r} is not started; use `async with service:` first"
             )
         return self._runtime.root_bus
+
+    async def health(self) -> HealthReport:
+        """Store backlog and relay lag, relay and queue progress, circuit, assignment."""
+        return await health_of(self)
 
     @property
     def group_id(self) -> str:

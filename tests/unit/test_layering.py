@@ -23,6 +23,7 @@ LAYER_OF_PACKAGE = {
     "service": 3,
     "settings": 3,
     "wiring": 3,
+    "health": 3,
     "cli": 4,
     "testing": 4,
     "docs": 4,
