@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,37 @@ def test_demo_needs_nothing_beyond_the_cli_extra(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "demo complete" in done.stdout
     assert not (tmp_path / "momentum.db").exists()
+
+
+def test_demo_runs_on_kafka_and_postgresql_with_two_processes(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("momentum")),
+            "demo",
+            "--kafka",
+            kafka_bootstrap,
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "demo complete: all 6 checks passed" in done.stdout
+    assert "Bob was welcomed" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_demo_on_kafka_needs_postgresql() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("momentum")), "demo", "--kafka", "127.0.0.1:9092"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--database-url postgresql://" in done.stdout + done.stderr

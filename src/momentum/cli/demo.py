@@ -325,13 +325,34 @@ def demo(
             show_default=False,
         ),
     ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(
+            "--kafka",
+            metavar="BOOTSTRAP",
+            help="Run the story on this Kafka broker with notifications in a separate process "
+            "(needs --database-url postgresql://...: a schema per service, dropped afterwards).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the example application's story end to end on the embedded default."""
+    """Run the example application's story end to end (embedded default, or Kafka)."""
     if database_url is not None and database_url.strip() == IN_MEMORY_DATABASE:
         raise typer.BadParameter("the demo needs a message store", param_hint="--database-url")
+    if kafka is not None and not (database_url or "").startswith(("postgresql:", "postgres:")):
+        raise typer.BadParameter(
+            "--kafka runs two processes sharing PostgreSQL: give --database-url postgresql://...",
+            param_hint="--database-url",
+        )
     console = Console()
     try:
-        checks = asyncio.run(run_demo(console, database_url))
+        if kafka is not None:
+            from momentum.cli.demo_processes import run_processes
+
+            assert database_url is not None
+            checks = asyncio.run(run_processes(console, kafka, database_url))
+        else:
+            checks = asyncio.run(run_demo(console, database_url))
     except (DemoFailedError, MomentumError) as exc:
         console.print(f"\n[bold red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None

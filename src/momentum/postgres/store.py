@@ -165,6 +165,14 @@ class PostgresStore:
             raise self._connection_error(exc) from None
         self._pool, self._listener = pool, listener
 
+    async def drop_schema(self) -> None:
+        """Delete the schema with every table and row in it (demos, tests); irreversible."""
+        try:
+            async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._s))
+        except psycopg.Error as exc:
+            raise self._connection_error(exc) from exc
+
     async def close(self) -> None:
         """Stop the listener and close the pool; idempotent."""
         listener, pool = self._listener, self._pool
