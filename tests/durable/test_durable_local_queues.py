@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import pytest
+from momentum_fixture_bus.shipping.integration_events import ParcelShipped
 
-from momentum import Command, PartitionKey, Service
+from momentum import Command, MessageBus, PartitionKey, Service
+from momentum.runtime.policies import ErrorRule
 from momentum.runtime.store import MessageStore, StoreTransaction
-from momentum.testing import tracked
+from momentum.testing import InMemoryBroker, tracked
 
 MakeStore = Callable[[str], MessageStore]
 
@@ -148,3 +150,31 @@ async def test_scheduled_command_is_durable_across_a_restart(make_store: MakeSto
             await asyncio.sleep(0.01)
     assert state.packed == {"late": [1]}
     assert time.time() - scheduled_at >= 0.3
+
+
+async def test_a_retried_inbound_handler_queues_its_domain_event_once(
+    make_store: MakeStore,
+) -> None:
+    """Local rows written by a handler outside a transaction commit with its inbox row."""
+    broker = InMemoryBroker()
+    state = Packing()
+    tries: list[int] = []
+
+    async def on_parcel(event: ParcelShipped, bus: MessageBus) -> None:
+        tries.append(event.seq)
+        await bus.publish(Packed(event.warehouse, event.seq))  # a domain event, then a failure
+        if len(tries) == 1:
+            raise Boom("after publishing")
+
+    async def notify(event: Packed) -> None:
+        state.notified.append(event.seq)
+
+    sender = Service("sender", "Shop", transport=broker.transport(), database_url="memory://")
+    service = Service("packing", "Shop", transport=broker.transport(), store=make_store("p"))
+    service.add_handler(on_parcel)
+    service.add_handler(notify)
+    service.on_error(ErrorRule.on(Boom).retry(1))
+    async with sender, service, tracked(sender, service):
+        await sender.bus.publish(ParcelShipped("north", 3))
+    assert tries == [3, 3]
+    assert state.notified == [3]  # the failed attempt's event was never committed

@@ -500,15 +500,25 @@ class BusRuntime:
                 replace(base, destination=local_destination(self.group, chain.name))
                 for chain in chains
             ]
-            async with self.durability.session() as joined:
-                for row in rows:
-                    joined.add(row)
+            await self._write_rows(rows)
             return
         for chain in chains:
             if session is not None:
                 session.defer(partial(self._enqueue, chain, envelope, key))
             else:
                 self._enqueue(chain, envelope, key)
+
+    async def _write_rows(self, rows: Sequence[OutgoingRecord]) -> None:
+        """Write outbox rows with the running handler's transaction, else in one of their own."""
+        session = active_session()
+        if session is not None:  # flushed with the handler's inbox row, or its transaction
+            for row in rows:
+                session.add(row)
+            return
+        assert self.durability is not None
+        async with self.durability.session() as own:
+            for row in rows:
+                own.add(row)
 
     async def send(self, envelope: Envelope) -> None:
         """Queue a command for its single local handler (once the transaction commits)."""
@@ -594,9 +604,7 @@ class BusRuntime:
         topic = self.topic_of(type(envelope.message)) if transport is not None else None
         if self.durability is not None and isinstance(transport, RecordTransport) and topic:
             record = transport.encode(envelope, Destination(topic, partition_key(envelope.message)))
-            scheduled = replace(record, available_at=due)
-            async with self.durability.session() as session:
-                session.add(scheduled)
+            await self._write_rows([replace(record, available_at=due)])
             return
         if self.durable_queues is not None:
             message_type = type(envelope.message)
