@@ -33,6 +33,7 @@ from momentum.runtime.dead_letters import (
     DeadLetterTransport,
     InMemoryDeadLetters,
     TransportDeadLetters,
+    exception_name,
 )
 from momentum.runtime.delivery import Delivery
 from momentum.runtime.discovery import Discovery
@@ -64,7 +65,7 @@ from momentum.runtime.store import (
     StoreTransaction,
     local_destination,
 )
-from momentum.runtime.stored_dead_letters import StoreDeadLetters
+from momentum.runtime.stored_dead_letters import StoreDeadLetters, header_text
 from momentum.runtime.tracking import Activity, ActivityLog
 
 logger = logging.getLogger("momentum.bus")
@@ -102,7 +103,7 @@ class BusRuntime:
         self.store = store
         self.durability: Durability | None = None
         self.relay: OutboxRelay | None = None
-        self._relay_settings = relay
+        self._relay_settings = relay or RelaySettings(owner=self.group)
         if store is not None:
             if transport is not None and not isinstance(transport, RecordTransport):
                 raise ConfigurationError(
@@ -137,6 +138,7 @@ class BusRuntime:
         self._registry = registry
         self._middleware = list(middleware)
         self._packages: tuple[str, ...] = ()
+        self._owned: frozenset[str] = frozenset()
         self._handlers_cache: dict[type, list[HandlerChain]] = {}
         self._queues = {DEFAULT_QUEUE: LocalQueue(DEFAULT_QUEUE, default_concurrency, self.pending)}
         self._queue_of: dict[type, LocalQueue] = {}
@@ -151,7 +153,7 @@ class BusRuntime:
         self.durable_queues: DurableLocalQueues | None = None
         if store is not None:
             self.delivery.schedule_retry = self._schedule_retry
-            relay_settings = relay or RelaySettings(owner=self.group)
+            relay_settings = self._relay_settings
             self.durable_queues = DurableLocalQueues(
                 store,
                 lambda: self._chain_by_name,
@@ -169,6 +171,7 @@ class BusRuntime:
     def compile(self, discovery: Discovery) -> None:
         """Compile every discovered handler; refuse duplicate command/query handlers."""
         self._packages = discovery.packages
+        self._owned = self._owned_topics()
         if self._registry.get(StoreTransaction) is None:
             self._registry.register(StoreTransaction, factory=current_transaction)
         injector = Injector(self._registry, {}, bus_type=MessageBus)
@@ -264,17 +267,17 @@ class BusRuntime:
             topic = self.topic_of(message_type)
             if topic is not None:
                 by_topic.setdefault(topic, []).append(message_type)
-        owned = self._owned_topics()
+        owned = self._owned
         return [Subscription(t, tuple(types), t in owned) for t, types in sorted(by_topic.items())]
 
-    def _owned_topics(self) -> set[str]:
+    def _owned_topics(self) -> frozenset[str]:
         """Topics of the integration events defined in this service's own packages."""
         topics = set()
         for info in discover_events(self._packages):
             topic = self.topic_of(info.event_type)
             if topic is not None:
                 topics.add(topic)
-        return topics
+        return frozenset(topics)
 
     async def start(self) -> None:
         """Open the store, start local queues, the transport's subscriptions and the relay."""
@@ -292,8 +295,7 @@ class BusRuntime:
                 self.transport.on_rejected(self._store_rejected)
             await self.transport.start(self.group, self.subscriptions(), self.receive)
             if self.store is not None and isinstance(self.transport, RecordTransport):
-                settings = self._relay_settings or RelaySettings(owner=self.group)
-                self.relay = OutboxRelay(self.store, self.transport, settings)
+                self.relay = OutboxRelay(self.store, self.transport, self._relay_settings)
                 self.relay.start()
 
     def _encode(self, envelope: Envelope, destination: str, key: str | None) -> OutgoingRecord:
@@ -307,17 +309,14 @@ class BusRuntime:
         """Keep an undecodable inbound record in the store's dead letters, as it was read."""
         assert self.store is not None
         headers = [(name, value or b"") for name, value in rejected.headers]
-        found = dict(headers)
-        message_id = found.get("ce_id", b"").decode(errors="replace") or (
+        message_id = header_text(headers, "ce_id") or (
             f"{rejected.topic}/{rejected.partition}/{rejected.offset}"
         )
-        message_type = found.get("ce_type", b"").decode(errors="replace") or None
         key = rejected.key.decode(errors="replace") if rejected.key is not None else None
-        klass = type(rejected.error)
         letter = DeadLetter(
             record=OutgoingRecord(message_id, rejected.topic, key, headers, rejected.value or b""),
-            message_type=message_type,
-            exception_type=f"{klass.__module__}.{klass.__qualname__}",
+            message_type=header_text(headers, "ce_type"),
+            exception_type=exception_name(rejected.error),
             exception_message=f"[{rejected.reason}] {rejected.error}",
             stack="",
             attempts=0,

@@ -16,6 +16,12 @@ from typing import Protocol, runtime_checkable
 from momentum.contracts.envelope import Envelope
 
 
+def exception_name(exc: BaseException) -> str:
+    """The fully qualified name of ``exc``'s class (what dead letters record)."""
+    klass = type(exc)
+    return f"{klass.__module__}.{klass.__qualname__}"
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetterRecord:
     """A message that will not be retried any more, and why.
@@ -56,11 +62,10 @@ class DeadLetterRecord:
         reason: str,
     ) -> DeadLetterRecord:
         """A record for ``exc``, the last failure of ``handler`` on ``envelope``."""
-        klass = type(exc)
         return cls(
             envelope=envelope,
             handler=handler,
-            exception_type=f"{klass.__module__}.{klass.__qualname__}",
+            exception_type=exception_name(exc),
             exception_message=str(exc),
             stack="".join(traceback.format_exception(exc)),
             attempts=attempts,

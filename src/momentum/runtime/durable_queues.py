@@ -23,6 +23,7 @@ from momentum.contracts.errors import SerializationError, StoreError
 from momentum.runtime.claim_loop import ClaimLoop
 from momentum.runtime.records import RecordReader
 from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage, local_handler
+from momentum.runtime.stored_dead_letters import bury, header_text
 
 if TYPE_CHECKING:
     from momentum.contracts.envelope import Envelope
@@ -163,10 +164,9 @@ class DurableLocalQueues(ClaimLoop):
         """A row no handler can run: straight to dead letters with the reason."""
         record = row.record
         now = row.available_at
-        message_type = next((v.decode() for k, v in record.headers if k == "ce_type"), None)
         letter = DeadLetter(
             record=record,
-            message_type=message_type,
+            message_type=header_text(record.headers, "ce_type"),
             exception_type=f"momentum.{reason}",
             exception_message=detail,
             stack="",
@@ -175,7 +175,5 @@ class DurableLocalQueues(ClaimLoop):
             last_failure_at=now,
             handler=local_handler(record.destination),
         )
-        async with self.store.transaction() as tx:
-            await tx.add_dead_letter(letter)
-        await self.store.complete([row.id])
+        await bury(self.store, row.id, letter)
         logger.error("local message %s dead-lettered: %s", record.message_id, detail)

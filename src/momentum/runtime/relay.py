@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from momentum.runtime.claim_loop import ClaimLoop, backoff
+from momentum.runtime.dead_letters import exception_name
 from momentum.runtime.ports import RecordTransport
 from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage
+from momentum.runtime.stored_dead_letters import bury, header_text
 
 logger = logging.getLogger("momentum.relay")
 
@@ -126,21 +128,17 @@ class OutboxRelay(ClaimLoop):
     async def _dead_letter(self, row: StoredMessage, error: BaseException, attempts: int) -> None:
         now = self._clock()
         record = row.record
-        message_type = next((v.decode() for k, v in record.headers if k == "ce_type"), None)
-        klass = type(error)
         letter = DeadLetter(
             record=record,
-            message_type=message_type,
-            exception_type=f"{klass.__module__}.{klass.__qualname__}",
+            message_type=header_text(record.headers, "ce_type"),
+            exception_type=exception_name(error),
             exception_message=str(error),
             stack="",
             attempts=attempts,
             first_failure_at=row.created_at,
             last_failure_at=now,
         )
-        async with self.store.transaction() as tx:
-            await tx.add_dead_letter(letter)
-        await self.store.complete([row.id])
+        await bury(self.store, row.id, letter)
         self.dead_lettered += 1
         logger.error(
             "outbox row %d (%s to %s) moved to dead letters after %d failed publications: %s",

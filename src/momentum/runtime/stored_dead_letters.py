@@ -6,11 +6,24 @@ tenant, so ``momentum dlq`` can list, show, replay and purge them from any proce
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from momentum.contracts.envelope import Envelope
 from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.store import DeadLetter, MessageStore, OutgoingRecord, local_destination
+
+
+def header_text(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    """The first ``name`` header of a wire record as text; ``None`` when missing or empty."""
+    value = next((v for k, v in headers if k == name), b"")
+    return value.decode(errors="replace") or None
+
+
+async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
+    """Store ``letter`` for the outbox row ``row_id``, then mark the row done."""
+    async with store.transaction() as tx:
+        await tx.add_dead_letter(letter)
+    await store.complete([row_id])
 
 
 def destination_of(
