@@ -3,10 +3,12 @@
 A started ``Service`` with an ``InMemoryBroker`` transport (4 lanes, records keyed by 24
 tenants) and one trivial handler. ``run(n)`` hands n pre-built wire records to the broker
 with ``broker.publish_record`` (what a Kafka redelivery or the relay does: decode, queue on
-the key's lane) and returns when the n-th handler finished. With a store, every handler runs
-in a store transaction that first inserts its inbox row, and commits (one commit per
-message). The raw candidates do only that commit: one ``INSERT ... ON CONFLICT DO NOTHING``
-into a one-table inbox per transaction.
+the key's lane) and returns when the n-th handler finished and, with a store, every inbox row
+is committed (``settle``, what the Kafka consumer waits for before committing offsets). With a
+store, the inbox is checked per message (looked up ahead when queued, one query for what is
+queued together) and the rows are written by the group commit: many messages per
+transaction. The raw candidates are the per-message-commit floor: one ``INSERT ... ON
+CONFLICT DO NOTHING`` into a one-table inbox per transaction.
 
 Records (unique message ids) are built at setup for the warm-up and every round: the
 benchmark runs with fixed ops (see bench/cases/durable.py).
@@ -83,6 +85,9 @@ async def _service(**options: Any) -> AsyncIterator[Run]:
                 broker.publish_record(record)
 
         await countdown.wait(n, feed)
+        durability = service.runtime.durability
+        if durability is not None:  # done when the n-th inbox row is committed
+            await durability.settle()
 
     async with service:
         yield run

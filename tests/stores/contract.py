@@ -157,13 +157,33 @@ class StoreContract(OrderingContract):
             async with store.transaction() as tx:
                 assert await tx.record_inbox("msg-2", "shop.handle") is True
                 raise RuntimeError
-        assert await store.inbox_contains("msg-2", "shop.handle") is False  # rolled back
+        assert await store.inbox_recorded([("msg-2", "shop.handle")]) == set()  # rolled back
         async with store.transaction() as tx:
             assert await tx.record_inbox("msg-2", "shop.handle") is True
         assert (await store.stats()).inbox_size == 3
-        assert await store.inbox_contains("msg-1", "shop.handle") is True
-        assert await store.inbox_contains("msg-1", "other.handle") is False
-        assert await store.inbox_contains("msg-2", "shop.handle") is True
+        asked = [("msg-1", "shop.handle"), ("msg-1", "other.handle"), ("msg-2", "shop.handle")]
+        assert await store.inbox_recorded(asked) == {asked[0], asked[2]}
+        assert await store.inbox_recorded([]) == set()
+
+    async def test_inbox_records_a_batch_in_one_call(self, store: MessageStore) -> None:
+        async with store.transaction() as tx:
+            assert await tx.record_inbox("m-1", "h") is True
+        keys = [("m-1", "h"), ("m-2", "h"), ("m-2", "other"), ("m-2", "h")] + [
+            (f"bulk-{n}", "h")
+            for n in range(700)  # more than one SQLite statement's worth
+        ]
+        async with store.transaction() as tx:
+            fresh = await tx.record_inboxes(keys)
+        assert fresh[:4] == [False, True, True, False]  # known, new, new, repeated in the batch
+        assert all(fresh[4:])
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                assert await tx.record_inboxes([("m-3", "h")]) == [True]
+                raise RuntimeError
+        assert await store.inbox_recorded([*keys, ("m-3", "h")]) == set(keys)
+        assert (await store.stats()).inbox_size == 703
+        async with store.transaction() as tx:
+            assert await tx.record_inboxes([]) == []
 
     # Claims, leases, order -------------------------------------------------------------------
 

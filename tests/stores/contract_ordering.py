@@ -147,6 +147,27 @@ class OrderingContract:
         await other.complete([ids[1]])
         assert [m.id for m in await store.claim("", "a", 10, 30)] == later  # a run of k
 
+    async def test_claim_fills_its_batch_with_heads_then_followers_in_id_order(
+        self, store: MessageStore, make_store: MakeStore, clock: Clock
+    ) -> None:
+        # 3 keys interleaved, one unkeyed row, and a stream whose head another relay holds.
+        held = await add(store, record("h0", key="held"))
+        assert [m.id for m in await store.claim("", "other", 1, 30)] == held
+        rows = [record(n, key=None if n == 4 else "abc"[n % 3]) for n in range(30)]
+        ids = await add(store, *rows, record("h1", key="held"), record("h2", key="held"))
+        first = await store.claim("", "relay", 12, 30)
+        heads = [ids[0], ids[1], ids[2], ids[4]]  # a, b, c (ids 0-2) and the unkeyed row
+        followers = [i for i in ids[3:30] if i != ids[4]][:8]
+        assert [m.id for m in first] == sorted(heads + followers)
+        assert await store.claim("", "relay", 100, 30) == []  # every stream is in flight
+        await store.complete([m.id for m in first])
+        second = await store.claim("", "relay", 100, 30)
+        taken = {m.id for m in first}
+        assert [m.id for m in second] == [i for i in ids[:30] if i not in taken]
+        await store.complete([m.id for m in second])
+        clock.advance(31)  # the held stream's lease expired: its whole run comes in order
+        assert [m.id for m in await store.claim("", "relay", 100, 30)] == [*held, *ids[30:]]
+
     async def test_expired_lease_is_taken_over(
         self, store: MessageStore, make_store: MakeStore, clock: Clock
     ) -> None:

@@ -14,6 +14,7 @@ from store_support import MakeStore, add, record, wait_until
 
 from momentum.contracts.errors import StoreError
 from momentum.postgres import PostgresStore
+from momentum.postgres.store import _unbroken_runs
 
 pytestmark = pytest.mark.postgres
 
@@ -133,3 +134,13 @@ class TestPostgresStore(StoreContract):
         with pytest.raises(StoreError, match="a transaction failed"):
             async with store.transaction() as tx:
                 await tx.connection.execute("SELECT * FROM no_such_table")
+
+
+def test_a_claim_keeps_each_stream_up_to_its_first_row_not_locked() -> None:
+    # (id, destination, key, False) per picked row, (id, None, None, True) per locked row
+    picked = [(1, "t", "a"), (2, "t", "b"), (3, "t", "a"), (4, "t", None), (5, "t", "a")]
+    locked = [1, 2, 5]  # 3 (stream a) is held elsewhere, 4 (unkeyed) too
+    plan = [(i, d, k, False) for i, d, k in picked] + [(i, None, None, True) for i in locked]
+    assert _unbroken_runs(plan) == [1, 2]  # 5 must not overtake 3; 4 blocks nothing
+    plan = [(i, d, k, False) for i, d, k in picked] + [(i, None, None, True) for i in range(1, 6)]
+    assert _unbroken_runs(list(reversed(plan))) == [1, 2, 3, 4, 5]

@@ -236,7 +236,8 @@ class ConsumerThread(ConsumerControl):
         tps = [tp for tp in tps if tp in self._epochs]
         if not tps:
             return
-        offsets = self._on_loop(self.dispatcher.revoke(tps), self._config.revoke_timeout + 10)
+        # handlers get revoke_timeout to finish, the inbox commit as long again
+        offsets = self._on_loop(self.dispatcher.revoke(tps), 2 * self._config.revoke_timeout + 10)
         self._commit(offsets or [], asynchronous=False)
         # librdkafka keeps a partition paused across reassignment: unpause on the way out
         with contextlib.suppress(KafkaException):

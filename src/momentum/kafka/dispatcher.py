@@ -17,10 +17,10 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from momentum.contracts.errors import TransportError
+from momentum.contracts.errors import StoreError, TransportError
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.partitions import InboundRecord, PartitionWorker, TopicPartition
-from momentum.runtime.ports import Receiver
+from momentum.runtime.ports import DurableReceiver, Receiver
 
 logger = logging.getLogger("momentum.kafka.consumer")
 
@@ -50,6 +50,9 @@ class Dispatcher:
     def __init__(self, config: KafkaConfig, receiver: Receiver, control: ConsumerControl) -> None:
         self._config = config
         self._receiver = receiver
+        durable = receiver if isinstance(receiver, DurableReceiver) else None
+        self._settle = durable.settle if durable is not None else None
+        self._expect = durable.expect if durable is not None else None
         self._control = control
         self.workers: dict[TopicPartition, PartitionWorker] = {}
         self.assigned_once = asyncio.Event()
@@ -92,6 +95,9 @@ class Dispatcher:
         if self.stopped:
             return
         touched: set[PartitionWorker] = set()
+        expect = self._expect
+        if expect is not None:  # their inbox checks in one query, ahead of their turn
+            expect([r.envelope for r in records if r.envelope is not None])
         for record in records:
             worker = self.workers.get((record.topic, record.partition))
             if worker is None:  # revoked between fetch and now: the next owner reads it
@@ -125,7 +131,24 @@ class Dispatcher:
             elif result is not None:
                 offsets.append((*worker.tp, result, worker.epoch))
         self._notify()
+        if offsets and not await self._settled(self._config.revoke_timeout):
+            return []  # the handled records' inbox rows did not commit: the next owner redoes them
         return offsets
+
+    async def _settled(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until what the receiver finished is durable (its inbox rows committed)."""
+        if self._settle is None:
+            return True
+        try:
+            await asyncio.wait_for(self._settle(), timeout)
+        except (TimeoutError, StoreError) as exc:
+            logger.warning(
+                "handled records were not committed to the message store (%s); their offsets "
+                "are not committed and the records will be delivered again",
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     def lose(self, partitions: Sequence[TopicPartition]) -> None:
         """Partitions were lost (not revoked): drop their work, commit nothing."""
@@ -165,14 +188,20 @@ class Dispatcher:
             logger.debug("resumed %s[%d] (%d buffered)", *worker.tp, worker.buffered)
 
     def pending_commits(self) -> Offsets:
-        """Offsets that advanced since the last commit (marked as committed)."""
+        """Offsets that advanced since the last commit (not yet marked as committed)."""
         offsets: Offsets = []
         for worker in self.workers.values():
             offset = worker.tracker.to_commit()
             if offset is not None:
-                worker.tracker.committed = offset
                 offsets.append((*worker.tp, offset, worker.epoch))
         return offsets
+
+    def mark_committed(self, offsets: Offsets) -> None:
+        """Note ``offsets`` as committed (for partitions still assigned in that epoch)."""
+        for topic, partition, offset, epoch in offsets:
+            worker = self.workers.get((topic, partition))
+            if worker is not None and worker.epoch == epoch:
+                worker.tracker.committed = offset
 
     def commit_failed(self, partitions: Sequence[TopicPartition]) -> None:
         """An asynchronous commit of ``partitions`` failed: commit them again next cycle."""
@@ -185,7 +214,9 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self._config.commit_interval)
             offsets = self.pending_commits()
-            if offsets:
+            # only what is durable: records finished before the offsets were taken
+            if offsets and await self._settled():
+                self.mark_committed(offsets)
                 self._control.commit_async(offsets)
 
     @property

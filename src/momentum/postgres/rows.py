@@ -45,7 +45,7 @@ def stored_message(row: Sequence[Any]) -> StoredMessage:
         message_id=row[1],
         destination=row[2],
         key=row[3],
-        headers=_headers(row[4], row[5]),
+        headers=list(zip(row[4], row[5], strict=True)),  # bytea values load as bytes
         body=bytes(row[6]),
         available_at=available_at,
     )

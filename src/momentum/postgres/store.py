@@ -22,14 +22,13 @@ from momentum.postgres.listener import NotifyListener
 from momentum.postgres.schema import migrate
 from momentum.postgres.transaction import PostgresTransaction, translated
 from momentum.runtime.store import (
-    ClaimCandidate,
     DeadLetter,
     DeadLetterFilter,
+    InboxKey,
     PurgeCounts,
     StoredMessage,
     StoreStats,
     WakeSignal,
-    claimable_followers,
     mask_url,
     shielded,
 )
@@ -59,6 +58,27 @@ def notify_channel(schema: str) -> str:
         return channel
     digest = hashlib.sha1(schema.encode()).hexdigest()[:12]
     return f"momentum.{schema[:40]}.{digest}"
+
+
+def _unbroken_runs(plan: Sequence[Any]) -> list[int]:
+    """The ids to lease among the rows :data:`queries.CLAIM_PLAN` picked and locked.
+
+    Each stream keeps its picked rows up to the first one that was not locked (a concurrent
+    relay holds or changed it), so a row never leaves without the rows before it.
+    """
+    locked = {row[0] for row in plan if row[3]}
+    picked = sorted(row[:3] for row in plan if not row[3])
+    cut: set[tuple[str, str | None, int | None]] = set()
+    ids: list[int] = []
+    for row_id, destination, key in picked:
+        stream = (destination, key, row_id if key is None else None)
+        if stream in cut:
+            continue
+        if row_id in locked:
+            ids.append(row_id)
+        else:
+            cut.add(stream)
+    return ids
 
 
 class PostgresStore:
@@ -232,21 +252,20 @@ class PostgresStore:
             return []
         now = self._now()
         at = rows.to_datetime(now)
-        async with self._connection("claiming outgoing messages") as conn, conn.transaction():
-            cursor = await conn.execute(
-                self._q(queries.CLAIM_HEADS),
-                {
-                    "prefix": destination_prefix,
-                    "now": at,
-                    "limit": limit,
-                    "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
-                },
-            )
-            heads = await cursor.fetchall()
-            ids = [row[0] for row in heads]
-            keyed = [row for row in heads if row[2] is not None]
-            if keyed and len(ids) < limit:
-                ids += await self._claim_followers(conn, keyed, now, limit - len(ids))
+        plan = {
+            "prefix": destination_prefix,
+            "now": at,
+            "limit": limit,
+            "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
+        }
+        async with (
+            self._connection("claiming outgoing messages") as conn,
+            conn.pipeline(),  # BEGIN, the settings and the plan in one round trip
+            conn.transaction(),
+        ):
+            await conn.execute(queries.CLAIM_SETTINGS)
+            cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
+            ids = _unbroken_runs(await cursor.fetchall())
             if not ids:
                 return []
             cursor = await conn.execute(
@@ -255,47 +274,11 @@ class PostgresStore:
                     f" RETURNING {rows.OUTBOX_COLUMNS}"
                 ),
                 (owner, rows.to_datetime(now + lease_seconds), ids),
+                binary=True,  # bytea and timestamps decode faster than from text
             )
             claimed = [rows.stored_message(row) for row in await cursor.fetchall()]
-        return sorted(claimed, key=lambda message: message.id)
-
-    async def _claim_followers(
-        self, conn: AsyncConnection[Any], heads: Sequence[Any], now: float, budget: int
-    ) -> list[int]:
-        at = rows.to_datetime(now)
-        cursor = await conn.execute(
-            self._q(queries.FOLLOWERS),
-            {
-                "destinations": [row[1] for row in heads],
-                "keys": [row[2] for row in heads],
-                "heads": [row[0] for row in heads],
-                "now": at,
-                "limit": budget,
-            },
-        )
-        candidates = [
-            ClaimCandidate(row[0], row[1], row[2], row[3].timestamp(), rows.to_timestamp(row[4]))
-            for row in await cursor.fetchall()
-        ]
-        planned = claimable_followers(candidates, now, budget)
-        if not planned:
-            return []
-        cursor = await conn.execute(
-            self._q(queries.LOCK_FOLLOWERS), {"ids": [c.id for c in planned], "now": at}
-        )
-        locked = {row[0] for row in await cursor.fetchall()}
-        # A row we could not lock (a stale relay is completing it) ends its stream's run.
-        cut: set[tuple[str, str | None]] = set()
-        taken: list[int] = []
-        for candidate in planned:
-            stream = (candidate.destination, candidate.key)
-            if stream in cut:
-                continue
-            if candidate.id in locked:
-                taken.append(candidate.id)
-            else:
-                cut.add(stream)
-        return taken
+        claimed.sort(key=lambda message: message.id)
+        return claimed
 
     @asynccontextmanager
     async def _connection(self, action: str) -> AsyncIterator[AsyncConnection[Any]]:
@@ -379,14 +362,18 @@ class PostgresStore:
             cursor = await conn.execute(query, params)
             return cursor.rowcount
 
-    async def inbox_contains(self, message_id: str, handler: str) -> bool:
-        """Whether ``handler`` already committed its handling of ``message_id``."""
+    async def inbox_recorded(self, keys: Sequence[InboxKey]) -> set[InboxKey]:
+        """Which of ``keys`` (message id, handler) are committed in the inbox."""
+        if not keys:
+            return set()
+        wanted = set(keys)
         async with self._connection("reading the inbox") as conn:
             cursor = await conn.execute(
-                self._q("SELECT 1 FROM {s}.inbox WHERE message_id = %s AND handler = %s"),
-                (message_id, handler),
+                self._q("SELECT message_id, handler FROM {s}.inbox WHERE message_id = ANY(%s)"),
+                (list({message_id for message_id, _ in keys}),),
             )
-            return await cursor.fetchone() is not None
+            found = await cursor.fetchall()
+        return {key for row in found if (key := (row[0], row[1])) in wanted}
 
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""

@@ -11,7 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from momentum.contracts.errors import StoreError
 from momentum.postgres import rows
-from momentum.runtime.store import DeadLetter, OutgoingRecord
+from momentum.runtime.store import DeadLetter, InboxKey, OutgoingRecord, first_occurrences
 
 
 @contextmanager
@@ -118,6 +118,26 @@ class PostgresTransaction:
                 (message_id, handler, rows.to_datetime(self._clock())),
             )
             return cursor.rowcount == 1
+
+    async def record_inboxes(self, keys: Sequence[InboxKey]) -> list[bool]:
+        """Record several handled messages in one statement; ``False`` for known ones."""
+        if not keys:
+            return []
+        with translated("recording inbox rows", self._where):
+            cursor = await self._connection.execute(
+                self._q(
+                    "INSERT INTO {s}.inbox (message_id, handler, recorded_at)"
+                    " SELECT m, h, %s FROM unnest(%s::text[], %s::text[]) AS k(m, h)"
+                    " ON CONFLICT DO NOTHING RETURNING message_id, handler"
+                ),
+                (
+                    rows.to_datetime(self._clock()),
+                    [message_id for message_id, _ in keys],
+                    [handler for _, handler in keys],
+                ),
+            )
+            fresh = {(row[0], row[1]) for row in await cursor.fetchall()}
+        return first_occurrences(keys, fresh)
 
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""

@@ -22,6 +22,7 @@ from momentum.contracts.errors import (
     ConfigurationError,
     HandlerConfigurationError,
     HandlerNotFoundError,
+    StoreError,
 )
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import partition_key
@@ -35,7 +36,7 @@ from momentum.runtime.dead_letters import (
     TransportDeadLetters,
     exception_name,
 )
-from momentum.runtime.delivery import Delivery
+from momentum.runtime.delivery import STORE_RETRY_SECONDS, Delivery
 from momentum.runtime.discovery import Discovery
 from momentum.runtime.durable_queues import DurableLocalQueues, DurableWork
 from momentum.runtime.injection import Injector, ServiceRegistry
@@ -293,7 +294,12 @@ class BusRuntime:
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
                 self.transport.on_rejected(self._store_rejected)
-            await self.transport.start(self.group, self.subscriptions(), self.receive)
+            receiver = (
+                self.receive
+                if self.durability is None
+                else self.durability.receiver(self.receive, self.handlers_for)
+            )
+            await self.transport.start(self.group, self.subscriptions(), receiver)
             if self.store is not None and isinstance(self.transport, RecordTransport):
                 self.relay = OutboxRelay(self.store, self.transport, self._relay_settings)
                 self.relay.start()
@@ -408,6 +414,8 @@ class BusRuntime:
                 self.pending.count,
                 "; ".join(self.pending.describe()),
             )
+        if self.durability is not None:
+            await self.durability.stop(self.shutdown_seconds)
         for queue in self._queues.values():
             await queue.stop()
         if self.durable_queues is not None:
@@ -419,12 +427,15 @@ class BusRuntime:
         """Return once local queues, the outbox relay and the transport have nothing left."""
         while True:
             await self.pending.wait_idle()
+            if self.durability is not None:
+                await self.durability.settle()
             relayed = await self.relay.wait_idle() if self.relay is not None else 0
             if self.durable_queues is not None:
                 relayed += await self.durable_queues.wait_idle()
             if self.transport is not None:
                 await self.transport.wait_idle()
-            if self.pending.count == 0 and not relayed:
+            unsettled = self.durability.commits.unsettled if self.durability is not None else 0
+            if self.pending.count == 0 and not relayed and not unsettled:
                 return
 
     # -- routing -------------------------------------------------------------------------
@@ -559,7 +570,13 @@ class BusRuntime:
     async def _attempt_durable(
         self, chain: HandlerChain, envelope: Envelope, attempt: int
     ) -> tuple[float | None, int]:
-        return await self.delivery.attempt(chain, envelope, attempt, inbound=True)
+        delay, next_attempt = await self.delivery.attempt(chain, envelope, attempt, inbound=True)
+        if delay is None and self.durability is not None:
+            try:  # the row is completed only once the handler's inbox row committed
+                await self.durability.settle()
+            except StoreError:
+                return STORE_RETRY_SECONDS[0], attempt  # stopping: the inbox will tell
+        return delay, next_attempt
 
     def deliver_local(self, handler: str, envelope: Envelope) -> None:
         """Queue ``envelope`` for the handler named ``handler`` (dead-letter replay)."""

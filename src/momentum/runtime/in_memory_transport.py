@@ -14,7 +14,7 @@ from functools import partial
 from momentum.contracts.envelope import Envelope, Origin
 from momentum.contracts.errors import SerializationError, TransportError
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
-from momentum.runtime.ports import Destination, Receiver, Subscription
+from momentum.runtime.ports import Destination, DurableReceiver, Receiver, Subscription
 from momentum.runtime.records import RecordReader, encode_outgoing
 from momentum.runtime.store import OutgoingRecord
 
@@ -69,7 +69,7 @@ class InMemoryBroker:
         self.published.append((destination.topic, envelope))
         for group, (queue, receiver) in list(self._groups.get(destination.topic, {}).items()):
             description = f"{group} <- {destination.topic} {envelope.message_type}"
-            queue.enqueue(QueuedWork(partial(receiver, envelope), description, destination.key))
+            _enqueue(queue, receiver, envelope, description, destination.key)
 
     def publish_record(self, record: OutgoingRecord) -> None:
         """Decode ``record`` for every group subscribed to its topic and queue it there.
@@ -88,7 +88,16 @@ class InMemoryBroker:
                 continue
             self.published.append((topic, envelope))
             description = f"{group} <- {topic} {envelope.message_type}"
-            queue.enqueue(QueuedWork(partial(receiver, envelope), description, record.key))
+            _enqueue(queue, receiver, envelope, description, record.key)
+
+
+def _enqueue(
+    queue: LocalQueue, receiver: Receiver, envelope: Envelope, description: str, key: str | None
+) -> None:
+    """Queue ``envelope`` for ``receiver``; a durable receiver checks its inbox ahead."""
+    if isinstance(receiver, DurableReceiver):
+        receiver.expect([envelope])
+    queue.enqueue(QueuedWork(partial(receiver, envelope), description, key))
 
 
 class InMemoryTransport:

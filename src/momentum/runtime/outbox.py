@@ -9,20 +9,23 @@ a message whose handler already committed is acknowledged without running it aga
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.errors import ConfigurationError
+from momentum.runtime.group_commit import GroupCommit, Pending
+from momentum.runtime.inbox_lookup import InboxLookup
 from momentum.runtime.store import MessageStore, OutgoingRecord, StoreTransaction
 
 if TYPE_CHECKING:
     from momentum.contracts.envelope import Envelope
     from momentum.runtime.pipeline import HandlerChain
+    from momentum.runtime.ports import DurableReceiver, Receiver
 
-logger = logging.getLogger("momentum.outbox")
+QUEUED_LIMIT = 5000
+"""Handled messages waiting for the group commit at most before handlers wait for it."""
 
 _active: ContextVar[OutboxSession | None] = ContextVar("momentum_outbox_session", default=None)
 
@@ -33,7 +36,7 @@ class OutboxSession:
     Attributes:
         transaction: The store transaction (its ``connection`` is for business writes);
             ``None`` while a handler that does not take it runs (the rows are written with
-            its inbox row in a short transaction afterwards).
+            its inbox row by the group commit afterwards).
         records: Outbox rows not yet written (written in one batch before commit).
         after_commit: Local deliveries to start once the transaction committed.
         written: Outbox rows written by this session.
@@ -99,6 +102,8 @@ class Durability:
         self.store = store
         self._on_commit = on_commit
         self._on_duplicate = on_duplicate
+        self.lookup = InboxLookup(store)
+        self.commits = GroupCommit(store, self._group_committed, on_commit)
 
     @asynccontextmanager
     async def session(self, connection: Any | None = None) -> AsyncIterator[OutboxSession]:
@@ -122,30 +127,68 @@ class Durability:
                 _active.reset(token)
         self._committed(session)
 
+    def _group_committed(self, entry: Pending) -> None:
+        self.lookup.forget(entry.key)
+        for action in entry.session.after_commit:
+            action()
+
     def _committed(self, session: OutboxSession) -> None:
         for action in session.after_commit:
             action()
         if session.written:
             self._on_commit(session.written)
 
+    async def settle(self) -> None:
+        """Return once every handled inbound message so far is committed to the inbox.
+
+        Transports call it before committing their progress (Kafka offsets).
+        """
+        await self.commits.settle()
+
+    async def stop(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Commit what handlers left queued (for at most ``timeout`` seconds), then stop."""
+        await self.commits.stop(timeout)
+        self.lookup.close()
+
+    def receiver(
+        self, receive: Receiver, handlers: Callable[[type], Sequence[HandlerChain]]
+    ) -> DurableReceiver:
+        """``receive`` for a transport, with :meth:`settle` before it commits progress.
+
+        Args:
+            receive: The runtime's receiver.
+            handlers: The handler chains of a message type (for inbox look-ups ahead).
+        """
+        return _InboxReceiver(receive, self, handlers)
+
     async def handle_inbound(self, chain: HandlerChain, envelope: Envelope) -> None:
         """Run ``chain`` on an inbound message once, recording it in the inbox.
 
         A handler that takes the ``StoreTransaction`` runs inside the transaction that holds
-        its inbox row. Any other handler runs outside a transaction (holding no database
-        connection or SQLite write lock meanwhile); its outbox rows and inbox row are then
-        written together in one short transaction.
+        its inbox row (after what earlier messages left queued has committed, so outbox rows
+        keep their order). Any other handler runs outside a transaction (holding no database
+        connection or SQLite write lock meanwhile); its inbox row, outbox rows and local
+        deliveries are queued for the group commit, which writes many messages' rows in one
+        transaction: the message counts as durably handled once :meth:`settle` returns.
         """
         message_id = str(envelope.message_id)
+        key = (message_id, chain.name)
         if chain.transactional:
+            if self.commits.unsettled:
+                await self.commits.settle()
             async with self.session() as session:
                 assert session.transaction is not None
                 if not await session.transaction.record_inbox(message_id, chain.name):
                     self._on_duplicate(envelope, chain.name)
                     return
                 await chain.dispatch(envelope)
+            self.lookup.forget(key)
             return
-        if await self.store.inbox_contains(message_id, chain.name):
+        if self.commits.holds(key):  # handled here moments ago, its commit queued
+            self.lookup.forget(key)
+            self._on_duplicate(envelope, chain.name)
+            return
+        if await self.lookup.recorded(key):
             self._on_duplicate(envelope, chain.name)
             return
         session = OutboxSession(None)
@@ -154,15 +197,40 @@ class Durability:
             await chain.dispatch(envelope)
         finally:
             _active.reset(token)
-        async with self.store.transaction() as tx:
-            if not await tx.record_inbox(message_id, chain.name):
-                logger.warning(
-                    "%s handled %s %s while another delivery of it committed first; its "
-                    "messages were written by that delivery",
-                    chain.name,
-                    envelope.message_type,
-                    message_id,
-                )
-                return
-            await session.flush(tx)
-        self._committed(session)
+        commits = self.commits
+        commits.add(Pending(key, session, f"{envelope.message_type} {message_id}"))
+        if commits.unsettled >= QUEUED_LIMIT:  # commits fall behind (or fail): hold the lane
+            await commits.settle()
+
+
+class _InboxReceiver:
+    """A :class:`~momentum.runtime.ports.DurableReceiver` over the runtime's receive."""
+
+    __slots__ = ("_durability", "_handlers", "_receive")
+
+    def __init__(
+        self,
+        receive: Receiver,
+        durability: Durability,
+        handlers: Callable[[type], Sequence[HandlerChain]],
+    ) -> None:
+        self._receive = receive
+        self._durability = durability
+        self._handlers = handlers
+
+    def __call__(self, envelope: Envelope) -> Awaitable[float | None]:
+        return self._receive(envelope)
+
+    async def settle(self) -> None:
+        await self._durability.settle()
+
+    def expect(self, envelopes: Sequence[Envelope]) -> None:
+        handlers = self._handlers
+        self._durability.lookup.ahead(
+            [
+                (str(envelope.message_id), chain.name)
+                for envelope in envelopes
+                for chain in handlers(type(envelope.message))
+                if not chain.transactional
+            ]
+        )

@@ -18,6 +18,33 @@ messages with the same key waiting behind it (the runtime remembers which handle
 succeeded and how many attempts each made)."""
 
 
+@runtime_checkable
+class DurableReceiver(Protocol):
+    """A :data:`Receiver` backed by a message store's inbox.
+
+    The runtime commits the inbox rows of handled messages in groups: a message the receiver
+    returned ``None`` for counts as handled, but the transport may commit its progress past
+    it (Kafka offsets) only after :meth:`settle` returned. A transport that knows which
+    messages come next tells :meth:`expect`, so their inbox checks take one query.
+    """
+
+    def __call__(self, envelope: Envelope) -> Awaitable[float | None]:
+        """Handle one inbound message (see :data:`Receiver`)."""
+        ...
+
+    async def settle(self) -> None:
+        """Return once every message finished before the call is durably recorded.
+
+        Raises:
+            StoreError: The service stopped before that (commit nothing more).
+        """
+        ...
+
+    def expect(self, envelopes: Sequence[Envelope]) -> None:
+        """Messages queued for this receiver: look them up in the inbox ahead (one query)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Destination:
     """Where a transport sends one message.

@@ -26,6 +26,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
+InboxKey = tuple[str, str]
+"""``(message id, handler)``: one handler's handling of one inbound message."""
+
 LOCAL_PREFIX = "local:"
 """Destination prefix of durable local queue rows: ``local:<consumer group>/<handler>``."""
 
@@ -204,6 +207,15 @@ class StoreTransaction(Protocol):
         """
         ...
 
+    async def record_inboxes(self, keys: Sequence[InboxKey]) -> list[bool]:
+        """Record several ``(message id, handler)`` pairs in one statement (group commit).
+
+        Returns:
+            For each key, in order: ``True`` when this call recorded it, ``False`` when it
+            was already recorded (or appears earlier in ``keys``).
+        """
+        ...
+
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
         ...
@@ -278,8 +290,8 @@ class MessageStore(Protocol):
         """Delete outbox rows sent before ``sent_before`` and older inbox rows."""
         ...
 
-    async def inbox_contains(self, message_id: str, handler: str) -> bool:
-        """Whether ``handler`` already committed its handling of ``message_id``."""
+    async def inbox_recorded(self, keys: Sequence[InboxKey]) -> set[InboxKey]:
+        """Which of ``keys`` (message id, handler) are committed in the inbox (one query)."""
         ...
 
     async def dead_letters(self, where: DeadLetterFilter | None = None) -> list[DeadLetter]:
@@ -394,6 +406,20 @@ class WakeSignal:
         """Wake every ticket taken so far."""
         event, self._event = self._event, asyncio.Event()
         event.set()
+
+
+def first_occurrences(keys: Sequence[InboxKey], fresh: set[InboxKey]) -> list[bool]:
+    """For each of ``keys``: whether it is in ``fresh`` and not seen earlier in ``keys``.
+
+    What :meth:`StoreTransaction.record_inboxes` returns, from the keys an insert reported
+    as new.
+    """
+    seen: set[InboxKey] = set()
+    result: list[bool] = []
+    for key in keys:
+        result.append(key in fresh and key not in seen)
+        seen.add(key)
+    return result
 
 
 _PASSWORD_PARAMETER = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE)

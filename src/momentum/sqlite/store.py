@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,19 +15,18 @@ import aiosqlite
 
 from momentum.contracts.errors import StoreError
 from momentum.runtime.store import (
-    ClaimCandidate,
     DeadLetter,
     DeadLetterFilter,
+    InboxKey,
     PurgeCounts,
     StoredMessage,
     StoreStats,
     WakeSignal,
-    claimable_followers,
     shielded,
 )
 from momentum.sqlite import rows
 from momentum.sqlite.schema import MIN_SQLITE_VERSION, migrate
-from momentum.sqlite.transaction import SqliteTransaction, translated
+from momentum.sqlite.transaction import INBOX_CHUNK, SqliteTransaction, translated
 
 # A stream's head: an unsent row with no older unsent row in its stream (destination, key).
 # A scheduled row that is not due yet has not joined its stream, so it holds nothing back.
@@ -38,18 +36,42 @@ _NO_OLDER_PENDING = """(o.key IS NULL OR NOT EXISTS (
       AND p.sent_at IS NULL AND (p.scheduled = 0 OR p.available_at <= :now)))"""
 _PREFIX = "substr(o.destination, 1, length(:prefix)) = :prefix"
 
-_CLAIM_HEADS = f"""SELECT o.id, o.destination, o.key FROM outbox o
-WHERE o.sent_at IS NULL AND {_PREFIX}
-  AND o.available_at <= :now AND (o.lease_until IS NULL OR o.lease_until <= :now)
-  AND {_NO_OLDER_PENDING}
-ORDER BY o.id LIMIT :limit"""
+# A claim looks at a window of pending rows in id order, from the oldest claimable row (the
+# rows before it are all leased or not due): only a stream's first row in the window can be
+# its head (probed against the stream index), its followers are the unbroken run of free rows
+# behind it. Heads come first, then followers, oldest first. Without a window every claim
+# probed every unsent row for heads, so a claim cost grew with the backlog. Claims hold the
+# file's write lock (BEGIN IMMEDIATE), so what the window shows cannot change under them.
+_STREAM = "destination, key, CASE WHEN key IS NULL THEN id END"
+_CLAIM = f"""WITH w AS MATERIALIZED (
+    SELECT o.id, o.destination, o.key,
+        o.available_at <= :now AND (o.lease_until IS NULL OR o.lease_until <= :now) AS free
+    FROM outbox o
+    WHERE o.sent_at IS NULL AND {_PREFIX} AND (o.scheduled = 0 OR o.available_at <= :now)
+      AND o.id >= (
+        SELECT o.id FROM outbox o
+        WHERE o.sent_at IS NULL AND {_PREFIX}
+          AND o.available_at <= :now AND (o.lease_until IS NULL OR o.lease_until <= :now)
+        ORDER BY o.id LIMIT 1)
+    ORDER BY o.id LIMIT :window),
+runs AS (
+    SELECT id, destination, key, first_value(id) OVER st AS first, min(free) OVER st AS clear
+    FROM w WINDOW st AS (PARTITION BY {_STREAM} ORDER BY id)),
+probed AS (
+    SELECT r.*, CASE WHEN r.id <> r.first OR NOT r.clear THEN 0
+        WHEN r.key IS NULL THEN 1
+        ELSE r.id = (
+            SELECT p.id FROM outbox p
+            WHERE p.destination = r.destination AND p.key = r.key AND p.sent_at IS NULL
+              AND (p.scheduled = 0 OR p.available_at <= :now)
+            ORDER BY p.id LIMIT 1) END AS head
+    FROM runs r),
+streams AS (
+    SELECT id, first, clear, max(head) OVER (PARTITION BY {_STREAM}) AS open FROM probed)
+SELECT id FROM streams WHERE clear AND open ORDER BY id <> first, id LIMIT :limit"""
 
-_FOLLOWERS = """SELECT o.id, o.destination, o.key, o.available_at, o.lease_until
-FROM json_each(:heads) h
-JOIN outbox o ON o.destination = json_extract(h.value, '$[0]')
-  AND o.key = json_extract(h.value, '$[1]') AND o.id > json_extract(h.value, '$[2]')
-WHERE o.sent_at IS NULL AND (o.scheduled = 0 OR o.available_at <= :now)
-ORDER BY o.id LIMIT :limit"""
+_WINDOW_FACTOR = 2
+"""The window holds ``limit * _WINDOW_FACTOR`` (at least 1,000) pending rows."""
 
 _NEXT_DUE = f"""SELECT min(max(o.available_at, coalesce(o.lease_until, o.available_at)))
 FROM outbox o WHERE o.sent_at IS NULL AND {_PREFIX} AND {_NO_OLDER_PENDING}"""
@@ -215,17 +237,14 @@ class SqliteStore:
             return []
         now = self._clock()
         async with self._write("claiming outgoing messages") as conn:
-            params = {"prefix": destination_prefix, "now": now, "limit": limit}
-            async with conn.execute(_CLAIM_HEADS, params) as cursor:
-                heads = list(await cursor.fetchall())
-            ids = [row[0] for row in heads]
-            keyed = [[row[1], row[2], row[0]] for row in heads if row[2] is not None]
-            if keyed and len(ids) < limit:
-                budget = limit - len(ids)
-                params = {"heads": json.dumps(keyed), "now": now, "limit": budget}
-                async with conn.execute(_FOLLOWERS, params) as cursor:
-                    candidates = [ClaimCandidate(*row) for row in await cursor.fetchall()]
-                ids += [c.id for c in claimable_followers(candidates, now, budget)]
+            params = {
+                "prefix": destination_prefix,
+                "now": now,
+                "limit": limit,
+                "window": max(limit * _WINDOW_FACTOR, 1000),
+            }
+            async with conn.execute(_CLAIM, params) as cursor:
+                ids = [row[0] for row in await cursor.fetchall()]
             if not ids:
                 return []
             async with conn.execute(
@@ -319,14 +338,19 @@ class SqliteStore:
             await cursor.close()
         return count
 
-    async def inbox_contains(self, message_id: str, handler: str) -> bool:
-        """Whether ``handler`` already committed its handling of ``message_id``."""
-        query = "SELECT 1 FROM inbox WHERE message_id = ? AND handler = ?"
-        async with (
-            self._read("reading the inbox") as conn,
-            conn.execute(query, (message_id, handler)) as cur,
-        ):
-            return await cur.fetchone() is not None
+    async def inbox_recorded(self, keys: Sequence[InboxKey]) -> set[InboxKey]:
+        """Which of ``keys`` (message id, handler) are committed in the inbox."""
+        wanted = set(keys)
+        ids = sorted({message_id for message_id, _ in keys})
+        found: set[InboxKey] = set()
+        async with self._read("reading the inbox") as conn:
+            for start in range(0, len(ids), INBOX_CHUNK):
+                chunk = ids[start : start + INBOX_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT message_id, handler FROM inbox WHERE message_id IN ({marks})"
+                async with conn.execute(query, chunk) as cursor:
+                    found.update((row[0], row[1]) for row in await cursor.fetchall())
+        return found & wanted
 
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""

@@ -9,8 +9,11 @@ from contextlib import contextmanager
 import aiosqlite
 
 from momentum.contracts.errors import StoreError
-from momentum.runtime.store import DeadLetter, OutgoingRecord
+from momentum.runtime.store import DeadLetter, InboxKey, OutgoingRecord, first_occurrences
 from momentum.sqlite import rows
+
+INBOX_CHUNK = 300
+"""Inbox rows per INSERT statement (SQLite binds at most 32,766 parameters)."""
 
 
 @contextmanager
@@ -84,6 +87,23 @@ class SqliteTransaction:
             count = cursor.rowcount
             await cursor.close()
         return count == 1
+
+    async def record_inboxes(self, keys: Sequence[InboxKey]) -> list[bool]:
+        """Record several handled messages in one statement; ``False`` for known ones."""
+        fresh: set[InboxKey] = set()
+        now = self._clock()
+        with translated("recording inbox rows", self._where):
+            for start in range(0, len(keys), INBOX_CHUNK):
+                chunk = keys[start : start + INBOX_CHUNK]
+                values = ", ".join(["(?, ?, ?)"] * len(chunk))
+                params = [value for key in chunk for value in (*key, now)]
+                async with self._connection.execute(
+                    f"INSERT INTO inbox (message_id, handler, recorded_at) VALUES {values}"
+                    " ON CONFLICT DO NOTHING RETURNING message_id, handler",
+                    params,
+                ) as cursor:
+                    fresh.update((row[0], row[1]) for row in await cursor.fetchall())
+        return first_occurrences(keys, fresh)
 
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
