@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from kafka_support import wait_for
+from kafka_support import committed_offsets, wait_for
 from momentum_kafka_events import OrderPlaced
 
 from momentum import Envelope, Service
@@ -127,3 +128,75 @@ async def test_relay_killed_after_delivery_redelivers_and_the_inbox_runs_handler
     assert records_on(kafka_bootstrap, topic) == total + 50  # the first batch twice
     assert handled == {f"c{c}": list(range(PER_CUSTOMER)) for c in range(CUSTOMERS)}
     assert len(log.duplicates) == 50
+
+
+class HeldCommits:
+    """A real store whose transactions wait for ``gate`` (the database stalls)."""
+
+    def __init__(self, inner: PostgresStore) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    @asynccontextmanager
+    async def transaction(self, connection: object | None = None) -> AsyncIterator[object]:
+        await self.gate.wait()
+        async with self.inner.transaction(connection) as tx:
+            yield tx
+
+
+async def test_offsets_are_committed_only_after_the_inbox_rows(
+    kafka_bootstrap: str,
+    database_url: str,
+    environment: str,
+    make_config: object,
+    schemas: tuple[str, str],
+) -> None:
+    _, inbox_schema = schemas
+    topic = topic_name(OrderPlaced, environment)
+    handled: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        handled.append(event.seq)
+
+    store = HeldCommits(PostgresStore(database_url, schema=inbox_schema))
+    billing = Service(
+        "billing",
+        "Billing",
+        transport=KafkaTransport(make_config()),  # type: ignore[operator]
+        store=store,
+        environment=environment,
+    )
+    billing.add_handler(placed)
+    shop = Service(
+        "shop",
+        "Billing",
+        transport=KafkaTransport(make_config()),  # type: ignore[operator]
+        environment=environment,
+        database_url="memory://",
+    )
+    async with shop, billing:
+        durability = billing.runtime.durability
+        assert durability is not None
+        await shop.bus.publish_many([OrderPlaced(f"c{n % 3}", n) for n in range(30)])
+        await wait_for(lambda: len(handled) == 30, "all handled")
+        # every record handled, none durable: the consumer's commit waits for the inbox
+        group = billing.runtime.group
+        nothing = [-1001] * 3
+        await wait_for(
+            lambda: (
+                durability.commits.waiting > 0
+                or committed_offsets(kafka_bootstrap, group, topic) != nothing
+            ),
+            "the commit loop to wait (or commit)",
+        )
+        assert committed_offsets(kafka_bootstrap, group, topic) == nothing
+        assert durability.commits.unsettled == 30
+        store.gate.set()
+        await wait_for(
+            lambda: sum(committed_offsets(kafka_bootstrap, group, topic)) == 30, "offsets", 60
+        )
+        assert (await store.inner.stats()).inbox_size == 30
+    assert sorted(handled) == list(range(30))

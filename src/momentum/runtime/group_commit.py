@@ -90,6 +90,11 @@ class GroupCommit:
         """Entries queued and not yet committed."""
         return self._queued - self._done
 
+    @property
+    def waiting(self) -> int:
+        """Callers of :meth:`settle` waiting (a transport holding back its commits)."""
+        return len(self._waiters)
+
     def holds(self, key: InboxKey) -> bool:
         """Whether ``key`` is queued: handled here, its inbox row not yet committed."""
         return key in self._keys
