@@ -263,8 +263,14 @@ class StoreContract(OrderingContract):
             OutgoingRecord(**{**fields(letters[0].record), "available_at": clock.now})
         ]
         assert await found() == ids[1:]
-        assert await store.purge_dead_letters(DeadLetterFilter(tenant="t2")) == 1
-        assert await store.purge_dead_letters() == 1
+        async with store.transaction() as tx:
+            more = [await tx.add_dead_letter(letter) for letter in letters]
+        # the oldest two of the selection (ids[1], ids[2]); the newer ValueError stays
+        selection = DeadLetterFilter(exception_type="ValueError", limit=2)
+        assert await store.purge_dead_letters(selection) == 2
+        assert await found() == more
+        assert await store.purge_dead_letters(DeadLetterFilter(tenant="t1")) == 1
+        assert await store.purge_dead_letters() == 2
         assert await store.dead_letters() == []
 
     async def test_stats(self, store: MessageStore, clock: Clock) -> None:

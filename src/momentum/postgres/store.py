@@ -358,6 +358,11 @@ class PostgresStore:
         """Delete the selected dead letters; returns how many."""
         condition, params = queries.dead_letter_filter(where)
         query = sql.SQL("DELETE FROM {}.dead_letters{}").format(self._s, condition)
+        if where is not None and where.limit:  # the oldest ``limit`` of the selection
+            query = sql.SQL(
+                "DELETE FROM {s}.dead_letters WHERE id IN"
+                " (SELECT id FROM {s}.dead_letters{c} ORDER BY id LIMIT {n})"
+            ).format(s=self._s, c=condition, n=sql.Literal(int(where.limit)))
         async with self._connection("purging dead letters") as conn:
             cursor = await conn.execute(query, params)
             return cursor.rowcount

@@ -332,8 +332,14 @@ class SqliteStore:
     async def purge_dead_letters(self, where: DeadLetterFilter | None = None) -> int:
         """Delete the selected dead letters; returns how many."""
         condition, params = self._filter(where)
+        query = f"DELETE FROM dead_letters{condition}"
+        if where is not None and where.limit:  # the oldest ``limit`` of the selection
+            query = (
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
+                f"{condition} ORDER BY id LIMIT {int(where.limit)})"
+            )
         async with self._write("purging dead letters") as conn:
-            cursor = await conn.execute(f"DELETE FROM dead_letters{condition}", params)
+            cursor = await conn.execute(query, params)
             count = cursor.rowcount
             await cursor.close()
         return count
