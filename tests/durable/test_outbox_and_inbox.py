@@ -6,7 +6,7 @@ variant lives in tests/kafka.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -162,6 +162,52 @@ async def test_failed_inbound_handler_is_dead_lettered_in_the_store_and_replayed
     # steady already handled it: the inbox skips it on the replay; flaky runs once more
     assert handled == [-3, 3]
     assert [a.kind for a in replay.activities if a.kind == "duplicate"] == ["duplicate"]
+
+
+async def test_services_sharing_a_store_see_and_replay_only_their_own_dead_letters(
+    make_store: MakeStore,
+) -> None:
+    broker = InMemoryBroker()
+    handled: dict[str, list[int]] = {"billing": [], "tracking": []}
+    healthy = False
+
+    def failing(name: str) -> Callable[[ParcelShipped], Awaitable[None]]:
+        async def handle(event: ParcelShipped) -> None:
+            if not healthy:
+                raise Boom(f"{name} {event.seq}")
+            handled[name].append(event.seq)
+
+        handle.__qualname__ = f"{name}_handle"
+        return handle
+
+    warehouse = Service(
+        "warehouse", "Logistics", transport=broker.transport(), store=make_store("warehouse")
+    )
+    warehouse.add_handler(ship)
+    consumers = []
+    for name in handled:  # one SQLite file (or schema) for both, as two services in one dir
+        consumer = Service(name, "Logistics", transport=broker.transport(), store=make_store("x"))
+        consumer.add_handler(failing(name))
+        consumer.on_error(ErrorRule.on(Boom).dead_letter())
+        consumers.append(consumer)
+    billing, tracking = consumers
+    async with warehouse, billing, tracking:
+        async with tracked(warehouse, billing, tracking):
+            await warehouse.bus.invoke(Ship("west", 5))
+        assert billing.store is not None
+        letters = await billing.store.dead_letters()  # the shared table: both letters
+        assert sorted(x.group or "" for x in letters) == ["dev.billing", "dev.tracking"]
+        healthy = True
+        async with tracked(warehouse, billing, tracking):
+            outcome = await billing.replay_stored_dead_letters(DeadLetterFilter())
+        assert outcome.republished == 1  # billing's own; tracking's stays for tracking
+        assert [x.group for x in await billing.store.dead_letters()] == ["dev.tracking"]
+        assert handled == {"billing": [5], "tracking": []}
+        async with tracked(warehouse, billing, tracking):
+            outcome = await tracking.replay_stored_dead_letters(DeadLetterFilter())
+        assert outcome.republished == 1
+        assert await billing.store.dead_letters() == []
+    assert handled == {"billing": [5], "tracking": [5]}
 
 
 async def test_a_transaction_parameter_needs_a_store() -> None:

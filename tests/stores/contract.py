@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,6 +49,10 @@ class StoreContract(OrderingContract):
         raise NotImplementedError
 
     async def set_schema_version(self, store: Any, version: int) -> None:
+        raise NotImplementedError
+
+    async def undo_version_2(self, store: Any) -> None:
+        """Turn the store's tables back into what schema version 1 created."""
         raise NotImplementedError
 
     # Fixtures shared by the suite ------------------------------------------------------------
@@ -295,6 +300,37 @@ class StoreContract(OrderingContract):
         await self.set_schema_version(store, 999)
         with pytest.raises(StoreError, match="version 999, newer"):
             await make_store()
+
+    async def test_dead_letters_belong_to_a_consumer_group(
+        self, store: MessageStore, clock: Clock
+    ) -> None:
+        letters = [
+            replace(
+                dead_letter(n, message_type="T", exception_type="E", tenant=None, failed_at=n),
+                group=group,
+            )
+            for n, group in ((1, "dev.a"), (2, "dev.b"), (3, None))
+        ]
+        async with store.transaction() as tx:
+            ids = [await tx.add_dead_letter(letter) for letter in letters]
+        assert [d.group for d in await store.dead_letters()] == ["dev.a", "dev.b", None]
+        mine = await store.dead_letters(DeadLetterFilter(group="dev.a"))
+        assert [d.id for d in mine] == [ids[0], ids[2]]  # its own, and those of no known group
+        assert await store.purge_dead_letters(DeadLetterFilter(group="dev.b")) == 2
+        assert [d.id for d in await store.dead_letters()] == [ids[0]]
+
+    async def test_a_version_1_store_is_migrated(
+        self, store: Any, make_store: MakeStore, clock: Clock
+    ) -> None:
+        old = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
+        async with store.transaction() as tx:
+            await tx.add_dead_letter(old)
+        await self.undo_version_2(store)
+        await store.close()
+        again = await make_store(clock=clock)
+        async with again.transaction() as tx:
+            await tx.add_dead_letter(replace(old, group="dev.a"))
+        assert [d.group for d in await again.dead_letters()] == [None, "dev.a"]
 
     async def test_reopening_keeps_the_data(self, store: Any, make_store: MakeStore) -> None:
         await add(store, record(1))

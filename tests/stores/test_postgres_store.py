@@ -81,6 +81,15 @@ class TestPostgresStore(StoreContract):
                 self._sql("INSERT INTO {}.momentum_schema (version) VALUES (%s)"), (version,)
             )
 
+    async def undo_version_2(self, store: PostgresStore) -> None:
+        async with store.transaction() as tx:
+            await tx.connection.execute(
+                self._sql("ALTER TABLE {}.dead_letters DROP COLUMN consumer_group")
+            )
+            await tx.connection.execute(
+                self._sql("DELETE FROM {}.momentum_schema WHERE version = 2")
+            )
+
     # PostgreSQL only -------------------------------------------------------------------------
 
     async def test_unreachable_database_is_a_store_error_with_masked_password(self) -> None:

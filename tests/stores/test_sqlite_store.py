@@ -75,6 +75,12 @@ class TestSqliteStore(StoreContract):
             await connection.execute("INSERT INTO momentum_schema (version) VALUES (?)", (version,))
             await connection.commit()
 
+    async def undo_version_2(self, store: SqliteStore) -> None:
+        async with aiosqlite.connect(store.path) as connection:
+            await connection.execute("ALTER TABLE dead_letters DROP COLUMN consumer_group")
+            await connection.execute("DELETE FROM momentum_schema WHERE version = 2")
+            await connection.commit()
+
     # SQLite only -----------------------------------------------------------------------------
 
     async def test_file_is_in_wal_mode(self, store: SqliteStore) -> None:

@@ -203,9 +203,9 @@ class Selection:
             filtered=any(v is not None for v in given),
         )
 
-    async def letters(self, store: MessageStore) -> list[DeadLetter]:
-        """The selected dead letters, oldest first."""
-        letters = await store.dead_letters(self.where)
+    async def letters(self, store: MessageStore, group: str) -> list[DeadLetter]:
+        """The selected dead letters of consumer group ``group``, oldest first."""
+        letters = await store.dead_letters(replace(self.where, group=group))
         if self.message_type is not None:
             letters = [x for x in letters if name_matches(x.message_type, self.message_type)]
         if self.exception is not None:
@@ -367,7 +367,7 @@ def details_renderable(letter: DeadLetter) -> RenderableType:
 
 async def _select(service: Service, selection: Selection) -> list[DeadLetter]:
     async with opened_store(service) as store:
-        return await selection.letters(store)
+        return await selection.letters(store, service.group_id)
 
 
 @dlq_app.command("list")
@@ -413,7 +413,7 @@ def list_letters(
 
 async def _one(service: Service, letter_id: int) -> DeadLetter | None:
     async with opened_store(service) as store:
-        found = await store.dead_letters(DeadLetterFilter(ids=[letter_id]))
+        found = await store.dead_letters(DeadLetterFilter(ids=[letter_id], group=service.group_id))
     return found[0] if found else None
 
 
@@ -493,7 +493,7 @@ async def _replay(
     try:
         store = service.store
         assert store is not None
-        letters = await selection.letters(store)
+        letters = await selection.letters(store, service.group_id)
         report.matched = len(letters)
         if not letters:
             return report
@@ -527,7 +527,7 @@ async def _replay(
             report.publish_failures = relay.failed - failed_before
             report.last_error = relay.last_error
         replayed = {x.record.message_id for x in letters}
-        again = await store.dead_letters(DeadLetterFilter(since=started))
+        again = await store.dead_letters(DeadLetterFilter(since=started, group=service.group_id))
         report.failed_again = sum(1 for x in again if x.record.message_id in replayed)
         return report
     finally:
@@ -606,7 +606,7 @@ def replay(
 
 async def _purge(service: Service, ids: list[int]) -> int:
     async with opened_store(service) as store:
-        return await store.purge_dead_letters(DeadLetterFilter(ids=ids))
+        return await store.purge_dead_letters(DeadLetterFilter(ids=ids, group=service.group_id))
 
 
 @dlq_app.command("purge")

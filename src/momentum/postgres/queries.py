@@ -112,6 +112,7 @@ def dead_letter_filter(where: DeadLetterFilter | None) -> tuple[sql.Composable, 
         ("last_failure_at >= %s", since),
         ("last_failure_at < %s", until),
         ("tenant = %s", where.tenant),
+        ("(consumer_group = %s OR consumer_group IS NULL)", where.group),
     ):
         if value is not None:
             clauses.append(clause)

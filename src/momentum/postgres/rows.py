@@ -15,12 +15,12 @@ OUTBOX_COLUMNS = (
 DEAD_LETTER_COLUMNS = (
     "id, message_id, destination, key, header_names, header_values, body, message_type,"
     " exception_type, exception_message, stack, attempts, first_failure_at, last_failure_at,"
-    " origin_topic, origin_partition, origin_offset, handler, tenant"
+    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group"
 )
 DEAD_LETTER_INSERT = (
     "message_id, destination, key, header_names, header_values, body, message_type,"
     " exception_type, exception_message, stack, attempts, first_failure_at, last_failure_at,"
-    " origin_topic, origin_partition, origin_offset, handler, tenant"
+    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group"
 )
 
 
@@ -85,6 +85,7 @@ def dead_letter(row: Sequence[Any]) -> DeadLetter:
         origin_offset=row[16],
         handler=row[17],
         tenant=row[18],
+        group=row[19],
     )
 
 
@@ -110,4 +111,5 @@ def dead_letter_params(letter: DeadLetter) -> tuple[Any, ...]:
         letter.origin_offset,
         letter.handler,
         letter.tenant,
+        letter.group,
     )

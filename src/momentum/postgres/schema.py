@@ -11,7 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this code writes and understands."""
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -70,6 +70,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX dead_letters_failure ON {s}.dead_letters (last_failure_at)",
         "CREATE INDEX dead_letters_type ON {s}.dead_letters (message_type, exception_type)",
     ),
+    2: ("ALTER TABLE {s}.dead_letters ADD COLUMN consumer_group text",),
 }
 
 

@@ -142,7 +142,7 @@ class PostgresTransaction:
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
         with translated("adding a dead letter", self._where):
-            placeholders = ", ".join(["%s"] * 18)
+            placeholders = ", ".join(["%s"] * 19)
             cursor = await self._connection.execute(
                 self._q(
                     f"INSERT INTO {{s}}.dead_letters ({rows.DEAD_LETTER_INSERT})"

@@ -104,7 +104,9 @@ class BusRuntime:
         self.store = store
         self.durability: Durability | None = None
         self.relay: OutboxRelay | None = None
-        self._relay_settings = relay or RelaySettings(owner=self.group)
+        self._relay_settings = replace(
+            relay or RelaySettings(owner=self.group), group=(relay and relay.group) or self.group
+        )
         if store is not None:
             if transport is not None and not isinstance(transport, RecordTransport):
                 raise ConfigurationError(
@@ -165,6 +167,7 @@ class BusRuntime:
                 batch_size=relay_settings.batch_size,
                 lease_seconds=max(relay_settings.lease_seconds, 300.0),
                 poll_seconds=relay_settings.poll_seconds,
+                group=self.group,
             )
 
     # -- compilation -----------------------------------------------------------------
@@ -331,6 +334,7 @@ class BusRuntime:
             origin_topic=rejected.topic,
             origin_partition=rejected.partition,
             origin_offset=rejected.offset,
+            group=self.group,
         )
         async with self.store.transaction() as tx:
             await tx.add_dead_letter(letter)

@@ -78,6 +78,7 @@ class DurableLocalQueues(ClaimLoop):
         batch_size: Rows claimed at once.
         lease_seconds: Lease of claimed rows.
         poll_seconds: Longest wait between claims when idle.
+        group: Consumer group of the service, recorded on the dead letters it writes.
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class DurableLocalQueues(ClaimLoop):
         batch_size: int = 500,
         lease_seconds: float = 300.0,
         poll_seconds: float = 1.0,
+        group: str | None = None,
     ) -> None:
         super().__init__(store, prefix, poll_seconds, f"local queues {owner}")
+        self._group = group
         self._chains = chains
         self._enqueue = enqueue
         self._attempt = attempt
@@ -174,6 +177,7 @@ class DurableLocalQueues(ClaimLoop):
             first_failure_at=now,
             last_failure_at=now,
             handler=local_handler(record.destination),
+            group=self._group,
         )
         await bury(self.store, row.id, letter)
         logger.error("local message %s dead-lettered: %s", record.message_id, detail)

@@ -38,6 +38,7 @@ class RelaySettings:
         sent_retention_seconds: Sent rows older than this are purged.
         inbox_retention_seconds: Inbox rows older than this are purged.
         purge_interval_seconds: Time between purges.
+        group: Consumer group of the service, recorded on the dead letters it writes.
     """
 
     owner: str
@@ -49,6 +50,7 @@ class RelaySettings:
     sent_retention_seconds: float = 3600.0
     inbox_retention_seconds: float = 7 * 24 * 3600.0
     purge_interval_seconds: float = 60.0
+    group: str | None = None
 
 
 class OutboxRelay(ClaimLoop):
@@ -137,6 +139,7 @@ class OutboxRelay(ClaimLoop):
             attempts=attempts,
             first_failure_at=row.created_at,
             last_failure_at=now,
+            group=self.settings.group,
         )
         await bury(self.store, row.id, letter)
         self.dead_lettered += 1

@@ -55,11 +55,12 @@ def replay_record(letter: DeadLetter, group: str) -> OutgoingRecord:
 
 
 async def replay_stored(runtime: BusRuntime, where: DeadLetterFilter) -> ReplayOutcome:
-    """Take the dead letters matching ``where`` from the store and replay them."""
+    """Take this service's dead letters matching ``where`` from the store and replay them."""
     store = runtime.store
     if store is None:
         raise RuntimeError("replay_stored needs a service with a message store")
-    ids = [letter.id for letter in await store.dead_letters(where) if letter.id is not None]
+    mine = replace(where, group=runtime.group)  # a shared store holds other services' letters
+    ids = [letter.id for letter in await store.dead_letters(mine) if letter.id is not None]
     if not ids:
         return ReplayOutcome(0, 0)
     local: list[DeadLetter] = []

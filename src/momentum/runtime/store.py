@@ -110,6 +110,9 @@ class DeadLetter:
         origin_offset: Offset it was consumed from, if any.
         handler: The handler that failed, if any (``None`` for relay failures).
         tenant: Tenant of the message, if any.
+        group: Consumer group of the service that wrote it: only that service lists,
+            replays and purges it (services may share one SQLite file). ``None`` for
+            letters written before the store knew groups (every service sees those).
         id: Row id, set by the store (``None`` before it is stored).
     """
 
@@ -126,6 +129,7 @@ class DeadLetter:
     origin_offset: int | None = None
     handler: str | None = None
     tenant: str | None = None
+    group: str | None = None
     id: int | None = None
 
 
@@ -140,6 +144,7 @@ class DeadLetterFilter:
         since: Last failure at or after this time.
         until: Last failure before this time.
         tenant: Exact tenant.
+        group: Letters of this consumer group, and those of no known group.
         limit: At most this many (oldest first); ``None`` for all.
     """
 
@@ -149,6 +154,7 @@ class DeadLetterFilter:
     since: float | None = None
     until: float | None = None
     tenant: str | None = None
+    group: str | None = None
     limit: int | None = None
 
 

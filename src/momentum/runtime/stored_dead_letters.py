@@ -89,6 +89,7 @@ class StoreDeadLetters:
             origin_offset=origin.offset if origin is not None else None,
             handler=record.handler,
             tenant=envelope.tenant_id,
+            group=self._group,
         )
 
     async def add(self, record: DeadLetterRecord) -> None:

@@ -16,7 +16,7 @@ OUTBOX_COLUMNS = (
 DEAD_LETTER_INSERT = (
     "message_id, destination, key, headers, body, message_type, exception_type,"
     " exception_message, stack, attempts, first_failure_at, last_failure_at, origin_topic,"
-    " origin_partition, origin_offset, handler, tenant"
+    " origin_partition, origin_offset, handler, tenant, consumer_group"
 )
 DEAD_LETTER_COLUMNS = f"id, {DEAD_LETTER_INSERT}"
 
@@ -82,6 +82,7 @@ def dead_letter(row: Sequence[Any]) -> DeadLetter:
         origin_offset=row[15],
         handler=row[16],
         tenant=row[17],
+        group=row[18],
     )
 
 
@@ -106,4 +107,5 @@ def dead_letter_params(letter: DeadLetter) -> tuple[Any, ...]:
         letter.origin_offset,
         letter.handler,
         letter.tenant,
+        letter.group,
     )

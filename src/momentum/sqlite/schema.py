@@ -11,7 +11,7 @@ import aiosqlite
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this code writes and understands."""
 
 MIN_SQLITE_VERSION = (3, 35, 0)
@@ -68,6 +68,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX dead_letters_failure ON dead_letters (last_failure_at)",
         "CREATE INDEX dead_letters_type ON dead_letters (message_type, exception_type)",
     ),
+    2: ("ALTER TABLE dead_letters ADD COLUMN consumer_group TEXT",),
 }
 
 

@@ -315,6 +315,7 @@ class SqliteStore:
             ("last_failure_at >= ?", where.since),
             ("last_failure_at < ?", where.until),
             ("tenant = ?", where.tenant),
+            ("(consumer_group = ? OR consumer_group IS NULL)", where.group),
         ):
             if value is not None:
                 clauses.append(clause)

@@ -107,7 +107,7 @@ class SqliteTransaction:
 
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
-        placeholders = ", ".join(["?"] * 17)
+        placeholders = ", ".join(["?"] * 18)
         with translated("adding a dead letter", self._where):
             cursor = await self._connection.execute(
                 f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
