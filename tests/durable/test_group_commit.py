@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from momentum import PartitionKey, Service, event_topic
 from momentum.contracts.errors import StoreError
+from momentum.runtime.outbox import Durability
 from momentum.runtime.store import MessageStore, StoreTransaction
 from momentum.testing import InMemoryBroker
 
@@ -76,13 +77,34 @@ async def wait_until(condition: Callable[[], bool], within: float = 20.0) -> Non
             await asyncio.sleep(0.005)
 
 
-def shop_service(
-    broker: InMemoryBroker,
-    store: Any,
-    runs: list[int],
-    holds: dict[int, asyncio.Event] | None = None,
-    **options: Any,
-) -> Service:
+@dataclass
+class Shop:
+    """The service under test (``shop``, on a gated store) and ``till``, which publishes to it
+    through its outbox, so the broker holds wire records (``broker.records``)."""
+
+    broker: InMemoryBroker
+    store: GatedStore
+    runs: list[int]
+    service: Service
+    publisher: Service
+
+    @property
+    def durability(self) -> Durability:
+        durability = self.service.runtime.durability
+        assert durability is not None
+        return durability
+
+    async def inbox_size(self) -> int:
+        return (await self.store.inner.stats()).inbox_size
+
+
+def shop(
+    make_store: MakeStore, holds: dict[int, asyncio.Event] | None = None, **options: Any
+) -> Shop:
+    broker = InMemoryBroker()
+    store = GatedStore(make_store("shop"))
+    runs: list[int] = []
+
     async def on_paid(event: OrderPaid) -> ReceiptIssued:
         runs.append(event.seq)
         if holds and event.seq in holds:
@@ -91,12 +113,8 @@ def shop_service(
 
     service = Service("shop", "Billing", transport=broker.transport(), store=store, **options)
     service.add_handler(on_paid)
-    return service
-
-
-def till(broker: InMemoryBroker, make_store: MakeStore) -> Service:
-    """Publishes through its outbox: the broker gets wire records (``broker.records``)."""
-    return Service("till", "Billing", transport=broker.transport(), store=make_store("till"))
+    till = Service("till", "Billing", transport=broker.transport(), store=make_store("till"))
+    return Shop(broker, store, runs, service, till)
 
 
 def receipts(broker: InMemoryBroker) -> list[int]:
@@ -118,127 +136,98 @@ async def publish_paid(publisher: Service, count: int) -> None:
 async def test_many_messages_share_a_commit_and_settle_waits_for_it(
     make_store: MakeStore,
 ) -> None:
-    broker = InMemoryBroker()
-    store = GatedStore(make_store("shop"))
-    runs: list[int] = []
-    service = shop_service(broker, store, runs)
-    publisher = till(broker, make_store)
-    async with service, publisher:
-        durability = service.runtime.durability
-        assert durability is not None
-        store.gate.clear()  # hold the first commit: everything handled meanwhile queues up
-        await publish_paid(publisher, 200)
-        await wait_until(lambda: len(runs) == 200)
-        settled = asyncio.create_task(durability.settle())
-        await store.waiting.wait()
+    s = shop(make_store)
+    async with s.service, s.publisher:
+        s.store.gate.clear()  # hold the first commit: everything handled meanwhile queues up
+        await publish_paid(s.publisher, 200)
+        await wait_until(lambda: len(s.runs) == 200)
+        settled = asyncio.create_task(s.durability.settle())
+        await s.store.waiting.wait()
         for _ in range(3):
             await asyncio.sleep(0)  # lets settle run up to where it waits
         assert not settled.done()  # handled, not durable: a transport may not commit yet
-        assert (await store.inner.stats()).inbox_size == 0
-        store.gate.set()
+        assert await s.inbox_size() == 0
+        s.store.gate.set()
         await asyncio.wait_for(settled, 20)
-        assert (await store.inner.stats()).inbox_size == 200
-        assert durability.commits.batches < 20  # 200 messages, a handful of transactions
-        assert durability.lookup.queries < 200
-        await service.runtime.wait_idle()
-    assert sorted(runs) == list(range(200))
-    assert sorted(receipts(broker)) == list(range(200))
+        assert await s.inbox_size() == 200
+        assert s.durability.commits.batches < 20  # 200 messages, a handful of transactions
+        assert s.durability.lookup.queries < 200
+        await s.service.runtime.wait_idle()
+    assert sorted(s.runs) == list(range(200))
+    assert sorted(receipts(s.broker)) == list(range(200))
 
 
 async def test_a_failed_commit_is_retried_without_rerunning_handlers_and_keeps_key_order(
     make_store: MakeStore,
 ) -> None:
-    broker = InMemoryBroker()
-    store = GatedStore(make_store("shop"))
-    runs: list[int] = []
-    service = shop_service(broker, store, runs)
-    publisher = till(broker, make_store)
-    async with service, publisher:
-        durability = service.runtime.durability
-        assert durability is not None
-        store.failures_left = 3  # the database is away for three attempts
-        await publish_paid(publisher, 60)
-        await wait_until(lambda: len(runs) == 60)
-        await durability.settle()
-        await service.runtime.wait_idle()
-        assert durability.commits.failures == 3
-        assert (await store.inner.stats()).inbox_size == 60
-    assert sorted(runs) == list(range(60))  # each handler ran once
-    relayed = receipts(broker)
+    s = shop(make_store)
+    async with s.service, s.publisher:
+        s.store.failures_left = 3  # the database is away for three attempts
+        await publish_paid(s.publisher, 60)
+        await wait_until(lambda: len(s.runs) == 60)
+        await s.durability.settle()
+        await s.service.runtime.wait_idle()
+        assert s.durability.commits.failures == 3
+        assert await s.inbox_size() == 60
+    assert sorted(s.runs) == list(range(60))  # each handler ran once
+    relayed = receipts(s.broker)
     assert sorted(relayed) == list(range(60))
-    for shop_seqs in ([s for s in relayed if s % 2], [s for s in relayed if not s % 2]):
+    for shop_seqs in ([q for q in relayed if q % 2], [q for q in relayed if not q % 2]):
         assert shop_seqs == sorted(shop_seqs)  # per key in handling order
 
 
 async def test_duplicates_queued_together_run_once(make_store: MakeStore) -> None:
-    broker = InMemoryBroker()
-    store = GatedStore(make_store("shop"))
-    runs: list[int] = []
-    service = shop_service(broker, store, runs)
-    publisher = till(broker, make_store)
-    async with service, publisher:
-        await publish_paid(publisher, 1)
-        await idle(publisher, service)
-        store.gate.clear()
+    s = shop(make_store)
+    async with s.service, s.publisher:
+        await publish_paid(s.publisher, 1)
+        await idle(s.publisher, s.service)
+        s.store.gate.clear()
         # the same record three times in a row (a relay that crashed after publishing, then
         # a redelivery): looked up ahead together, while the first is not yet committed
         for _ in range(3):
-            broker.publish_record(broker.records[0])
-        store.gate.set()
-        await service.runtime.wait_idle()
-        assert (await store.inner.stats()).inbox_size == 1
-    assert runs == [0]
+            s.broker.publish_record(s.broker.records[0])
+        s.store.gate.set()
+        await s.service.runtime.wait_idle()
+        assert await s.inbox_size() == 1
+    assert s.runs == [0]
 
 
 async def test_an_inbox_answer_read_before_a_commit_is_not_trusted_after_it(
     make_store: MakeStore,
 ) -> None:
-    broker = InMemoryBroker()
-    store = GatedStore(make_store("shop"))
-    runs: list[int] = []
     holds = {0: asyncio.Event(), 2: asyncio.Event()}
-    service = shop_service(broker, store, runs, holds)
-    publisher = till(broker, make_store)
-    async with service, publisher:
-        durability = service.runtime.durability
-        assert durability is not None
-        async with publisher.bus.transaction():  # one key: one lane, in this order
-            await publisher.bus.publish(OrderPaid("s2", 0))
-            await publisher.bus.publish(OrderPaid("s2", 2))
-        await wait_until(lambda: runs == [0])  # the first inside its handler, 2 queued
-        queries = durability.lookup.queries
-        broker.publish_record(broker.records[0])  # a second copy of 0 queues behind 2 ...
-        await wait_until(lambda: durability.lookup.queries > queries)  # ... looked up ahead
+    s = shop(make_store, holds)
+    async with s.service, s.publisher:
+        async with s.publisher.bus.transaction():  # one key: one lane, in this order
+            await s.publisher.bus.publish(OrderPaid("s2", 0))
+            await s.publisher.bus.publish(OrderPaid("s2", 2))
+        await wait_until(lambda: s.runs == [0])  # the first inside its handler, 2 queued
+        queries = s.durability.lookup.queries
+        s.broker.publish_record(s.broker.records[0])  # a second copy of 0 queues behind 2 ...
+        await wait_until(lambda: s.durability.lookup.queries > queries)  # ... looked up ahead
         holds[0].set()
-        await wait_until(lambda: runs == [0, 2])
-        await durability.settle()  # 0 committed after the look-up read the inbox
+        await wait_until(lambda: s.runs == [0, 2])
+        await s.durability.settle()  # 0 committed after the look-up read the inbox
         holds[2].set()
-        await service.runtime.wait_idle()
-        assert (await store.inner.stats()).inbox_size == 2
-    assert runs == [0, 2]
+        await s.service.runtime.wait_idle()
+        assert await s.inbox_size() == 2
+    assert s.runs == [0, 2]
 
 
 async def test_stop_abandons_what_could_not_commit_and_the_redelivery_runs_it(
     make_store: MakeStore,
 ) -> None:
-    broker = InMemoryBroker()
-    inner = make_store("shop")
-    store = GatedStore(inner)
-    runs: list[int] = []
-    service = shop_service(broker, store, runs, shutdown_seconds=0.2)
-    publisher = till(broker, make_store)
-    async with publisher:
-        async with service:
-            durability = service.runtime.durability
-            assert durability is not None
-            store.failures_left = 1_000_000  # the database does not come back before the stop
-            await publish_paid(publisher, 1)
-            await wait_until(lambda: runs == [0] and durability.commits.failures > 0)
-            await idle(publisher)
-        store.failures_left = 0
-        async with service:
-            assert (await inner.stats()).inbox_size == 0  # nothing passed off as committed
-            broker.publish_record(broker.records[0])  # the transport delivers it again
-            await service.runtime.wait_idle()
-            assert (await inner.stats()).inbox_size == 1
-    assert runs == [0, 0]  # at least once: the first run's commit never happened
+    s = shop(make_store, shutdown_seconds=0.2)
+    async with s.publisher:
+        async with s.service:
+            s.store.failures_left = 1_000_000  # the database does not come back before the stop
+            await publish_paid(s.publisher, 1)
+            await wait_until(lambda: s.runs == [0] and s.durability.commits.failures > 0)
+            await idle(s.publisher)
+        s.store.failures_left = 0
+        async with s.service:
+            assert await s.inbox_size() == 0  # nothing passed off as committed
+            s.broker.publish_record(s.broker.records[0])  # the transport delivers it again
+            await s.service.runtime.wait_idle()
+            assert await s.inbox_size() == 1
+    assert s.runs == [0, 0]  # at least once: the first run's commit never happened
