@@ -71,6 +71,11 @@ class KafkaSettings(BaseModel):
         max_buffered_per_partition: Unfinished records that pause a partition.
         commit_interval_seconds: Time between asynchronous offset commits.
         revoke_timeout_seconds: How long a revoke or stop waits for in-flight handlers.
+        gc_freeze: When the transport starts, freeze the startup heap (``gc.collect()``, then
+            ``gc.freeze()``, once per process) so full collections never scan it again.
+        gc_gen0_threshold: When the transport starts, raise the garbage collector's
+            first-generation threshold to this (Python's default is 700; never lowered);
+            ``None`` leaves it alone. See ``momentum.kafka.config.GcTuning``.
     """
 
     client_id: str | None = None
@@ -87,6 +92,8 @@ class KafkaSettings(BaseModel):
     max_buffered_per_partition: int = Field(default=5000, ge=1)
     commit_interval_seconds: float = Field(default=0.5, gt=0)
     revoke_timeout_seconds: float = Field(default=30.0, gt=0)
+    gc_freeze: bool = True
+    gc_gen0_threshold: int | None = Field(default=10_000, ge=1)
 
 
 def librdkafka_properties(values: dict[str, str | int | float | bool]) -> dict[str, Any]:

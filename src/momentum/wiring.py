@@ -13,7 +13,7 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
     if not settings.kafka_bootstrap_servers:
         return None
     try:
-        from momentum.kafka import KafkaConfig, KafkaTransport, TopicProvisioning
+        from momentum.kafka import GcTuning, KafkaConfig, KafkaTransport, TopicProvisioning
     except ImportError as exc:
         raise ConfigurationError(
             "MOMENTUM_KAFKA_BOOTSTRAP_SERVERS is set but the Kafka transport is not installed: "
@@ -38,6 +38,7 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
         max_buffered_per_partition=kafka.max_buffered_per_partition,
         commit_interval=kafka.commit_interval_seconds,
         revoke_timeout=kafka.revoke_timeout_seconds,
+        gc=GcTuning(freeze=kafka.gc_freeze, gen0_threshold=kafka.gc_gen0_threshold),
     )
     return KafkaTransport(config)
 

@@ -368,3 +368,24 @@ def test_marker_on_any_is_rejected() -> None:
         "AnyKey", [("value", Annotated[Any, PartitionKey()])], frozen=True
     )
     assert partition_key_issues(cls)[0].code == "partition-key-unsupported-type"
+
+
+@pytest.mark.parametrize(
+    ("case", "event", "expected"), KEY_CASES, ids=[case[0] for case in KEY_CASES]
+)
+def test_the_specialized_key_function_agrees_with_the_plan(
+    case: str, event: object, expected: str | None
+) -> None:
+    from momentum.contracts.partitioning import _planned_key, partition_key_function
+
+    key_of = partition_key_function(type(event))
+    assert key_of is partition_key_function(type(event))  # cached
+    assert key_of(event) == _planned_key(event, plan=partition_key_plan(type(event)))
+    assert key_of(event) == expected
+
+
+def test_uuid_text_is_str_for_equal_and_for_new_uuids() -> None:
+    from momentum.contracts.partitioning import uuid_text
+
+    for value in (TENANT, UUID(str(TENANT)), UUID(int=7), TENANT):
+        assert uuid_text(value) == str(value)

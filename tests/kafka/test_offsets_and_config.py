@@ -100,3 +100,31 @@ def test_import_without_confluent_kafka_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'momentum[kafka]'" in out.stdout
+
+
+def test_gc_tuning_raises_the_threshold_never_lowers_it_and_freezes_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from momentum.kafka import config as kafka_config
+    from momentum.kafka.config import GcTuning
+
+    assert KafkaConfig(bootstrap_servers="b:9092").gc == GcTuning(True, 10_000)
+    with pytest.raises(ConfigurationError):
+        GcTuning(gen0_threshold=0)
+    calls: list[str] = []
+    monkeypatch.setattr(kafka_config, "_gc_frozen", False)
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect"))
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    original = gc.get_threshold()
+    try:
+        gc.set_threshold(700, original[1], original[2])
+        GcTuning(freeze=False, gen0_threshold=5000).apply()
+        assert gc.get_threshold()[0] == 5000 and calls == []
+        GcTuning(freeze=True, gen0_threshold=1000).apply()  # never lowered
+        assert gc.get_threshold()[0] == 5000 and calls == ["collect", "freeze"]
+        GcTuning(freeze=True, gen0_threshold=None).apply()  # once per process
+        assert gc.get_threshold()[0] == 5000 and calls == ["collect", "freeze"]
+    finally:
+        gc.set_threshold(*original)

@@ -396,3 +396,17 @@ async def test_bus_publish_many_raises_the_first_failure_after_sending_the_rest(
     finally:
         consumer.close()
     assert total == 2  # the two records that fit were delivered
+
+
+async def test_bus_publish_many_waits_for_queue_space_and_stays_in_key_order(
+    make_config: Callable[..., KafkaConfig], environment: str
+) -> None:
+    seen: list[tuple[object, Envelope]] = []
+    config = make_config(producer={"queue.buffering.max.messages": 10})
+    shop = Service("shop", "Shop", transport=KafkaTransport(config), environment=environment)
+    billing = reader(config, environment, seen)
+    async with shop, billing, tracked(shop, billing, timeout=60):
+        await shop.bus.publish_many(OrderPlaced(f"c{seq % 2}", seq) for seq in range(200))
+    placed = [(e.customer, e.seq) for e, _ in seen if isinstance(e, OrderPlaced)]
+    for c in range(2):
+        assert [s for customer, s in placed if customer == f"c{c}"] == list(range(c, 200, 2))

@@ -89,3 +89,45 @@ async def test_slow_handler_warning(caplog: pytest.LogCaptureFixture) -> None:
         with caplog.at_level(logging.WARNING, "momentum.handlers"):
             await service.bus.invoke(Other())
     assert any("slow handler" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_builtin_trio_runs_as_one_link_with_the_same_effects(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    from momentum.runtime.middleware import (
+        ExceptionLoggingMiddleware,
+        MetricsMiddleware,
+        SlowHandlerMiddleware,
+        compose,
+    )
+
+    metrics = MetricsMiddleware()
+    trio: list[Any] = [ExceptionLoggingMiddleware(), metrics, SlowHandlerMiddleware(1e-9)]
+    outcomes: list[BaseException | None] = [None, ValueError("no"), asyncio.CancelledError()]
+
+    async def terminal(envelope: Envelope) -> Any:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+        return "done"
+
+    chain = compose(trio, terminal)
+    assert chain.__qualname__.startswith("_builtin_link")  # fused: one coroutine frame
+    envelope = Envelope(Other())
+    with caplog.at_level(logging.WARNING, "momentum.handlers"):
+        assert await chain(envelope) == "done"
+        with pytest.raises(ValueError):
+            await chain(envelope)
+        with pytest.raises(asyncio.CancelledError):
+            await chain(envelope)
+    stats = metrics.stats[Other]
+    assert (stats.count, stats.failures) == (3, 2)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("slow handler" in m for m in messages) == 3
+    failed = [i for i, m in enumerate(messages) if "failed: ValueError: no" in m]
+    assert len(failed) == 1 and "slow handler" in messages[failed[0] - 1]  # inner first
+    # anything else in between keeps its own link
+    mixed = compose([trio[0], recorder([], "x"), trio[1], trio[2]], terminal)
+    assert not mixed.__qualname__.startswith("_builtin_link")

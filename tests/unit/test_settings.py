@@ -53,6 +53,7 @@ def test_kafka_transport_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("MOMENTUM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     monkeypatch.setenv("MOMENTUM_KAFKA__CONSUMER__MAX_POLL_INTERVAL_MS", "600000")
     monkeypatch.setenv("MOMENTUM_KAFKA__COMMON__SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("MOMENTUM_KAFKA__GC_FREEZE", "false")
     service = Service("svc", "Shop", kafka={"provision": True, "partitions": 6})
     transport = service.transport
     assert isinstance(transport, KafkaTransport)
@@ -60,6 +61,7 @@ def test_kafka_transport_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert config.bootstrap_servers == "127.0.0.1:9092" and config.client_id == "svc"
     assert config.consumer_config("g")["max.poll.interval.ms"] == "600000"
     assert config.provisioning.enabled and config.provisioning.partitions == 6
+    assert not config.gc.freeze and config.gc.gen0_threshold == 10_000
     assert "hunter2" not in repr(config)  # secrets never shown
 
 
@@ -74,3 +76,5 @@ def test_kafka_settings_defaults_match_the_transport_defaults() -> None:
     assert settings.assignment_strategy == config.assignment_strategy
     assert settings.commit_interval_seconds == config.commit_interval
     assert settings.revoke_timeout_seconds == config.revoke_timeout
+    assert settings.gc_freeze == config.gc.freeze
+    assert settings.gc_gen0_threshold == config.gc.gen0_threshold

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from momentum.contracts import serialization
-from momentum.contracts.envelope import Envelope, Origin
+from momentum.contracts.envelope import Envelope, Origin, inbound_envelope, uuid_from_int
 from momentum.contracts.errors import (
     InvalidCloudEventError,
     InvalidJsonError,
@@ -98,21 +98,14 @@ _HEADER_ATTRIBUTES: Final = {PREFIX + name: name for name in _KNOWN}
 
 # --- encoding ----------------------------------------------------------------------------------
 
-_Encoder = tuple[Callable[[Any], bytes], tuple[str, bytes]]
-"""Per (class, casing): the payload encoder and the ``ce_type`` header."""
+Writer = Callable[[Envelope, str, "str | None"], tuple[bytes, Headers]]
+"""``write(envelope, message_id, source)`` -> ``(value, headers)`` for one class and casing."""
 
-_ENCODERS: dict[tuple[type, str], _Encoder] = {}
+_WRITERS: dict[tuple[type, str], Writer] = {}
 _SOURCES: dict[str, tuple[str, bytes]] = {}
+_TYPE: Final = f"{PREFIX}type"
 _last_second: tuple[int, bytes] = (-1, b"")
-
-
-def _encoder(cls: type, casing: Casing) -> _Encoder:
-    entry: _Encoder = (
-        serialization.codec(cls, casing).encode,
-        (f"{PREFIX}type", message_type_name(cls).encode()),
-    )
-    _ENCODERS[(cls, casing)] = entry
-    return entry
+"""The last whole second formatted: ``(seconds, b"2024-05-01T12:00:00.%06dZ")``."""
 
 
 def _source_header(source: str) -> tuple[str, bytes]:
@@ -124,21 +117,116 @@ def _source_header(source: str) -> tuple[str, bytes]:
 
 def rfc3339(created: float) -> bytes:
     """POSIX seconds as RFC 3339 UTC with microseconds: ``2024-05-01T12:00:00.250000Z``."""
-    global _last_second
     seconds = int(created)
     micros = round((created - seconds) * 1_000_000)
+    last = _last_second
+    if seconds == last[0] and 0 <= micros < 1_000_000:
+        return last[1] % micros
+    return _rfc3339(created, seconds, micros)
+
+
+def _rfc3339(created: float, seconds: int, micros: int) -> bytes:
+    """:func:`rfc3339` past its cached second (a new second, a carry, before 1970)."""
+    global _last_second
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
     if seconds < 0 or micros < 0:  # before 1970: not worth a fast path
         stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="microseconds")
         return stamp.replace("+00:00", "Z").encode()
+    template = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode() + b".%06dZ"
+    _last_second = (seconds, template)
+    return template % micros
+
+
+_last_time: tuple[float, tuple[str, bytes]] = (-1.0, (_TIME, b""))
+"""The last ``ce_time`` header written and the ``created`` it is for."""
+_tenant_headers: dict[str, tuple[str, bytes]] = {}
+_MAX_CACHED_TENANTS: Final = 4096
+
+
+def _time_header(created: float) -> tuple[float, tuple[str, bytes]]:
+    global _last_time
+    seconds = int(created)
+    micros = round((created - seconds) * 1_000_000)
     last = _last_second
-    if last[0] == seconds:
-        prefix = last[1]
+    if seconds == last[0] and 0 <= micros < 1_000_000:
+        stamp = last[1] % micros
     else:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
-        _last_second = (seconds, prefix)
-    return b"%s.%06dZ" % (prefix, micros)
+        stamp = _rfc3339(created, seconds, micros)
+    entry = _last_time = (created, (_TIME, stamp))
+    return entry
+
+
+def _tenant_header(tenant: str) -> tuple[str, bytes]:
+    header = (_TENANT, tenant.encode())
+    if len(_tenant_headers) >= _MAX_CACHED_TENANTS:
+        _tenant_headers.clear()
+    _tenant_headers[tenant] = header
+    return header
+
+
+def record_writer(cls: type, casing: Casing = DEFAULT_CASING) -> Writer:
+    """The cached :data:`Writer` of ``cls`` in ``casing`` (what :func:`encode_with_id` runs).
+
+    Everything that does not depend on the instance is decided once per class: the payload
+    serializer, the ``ce_type`` header, the constant headers. Raises
+    :class:`MessageEncodeError` when the class cannot be serialized.
+    """
+    found = _WRITERS.get((cls, casing))
+    if found is None:
+        found = _WRITERS[(cls, casing)] = _writer(cls, casing)
+    return found
+
+
+def _writer(cls: type, casing: Casing) -> Writer:
+    codec = serialization.codec(cls, casing)
+    to_json, encode_checked = codec.serializer(), codec.encode
+    type_header = (_TYPE, message_type_name(cls).encode())
+    spec, content_type = _SPEC_HEADER, _CONTENT_TYPE_HEADER
+    sources = _SOURCES
+
+    def write(envelope: Envelope, message_id: str, source: str | None) -> tuple[bytes, Headers]:
+        message = envelope.message
+        if to_json is None:
+            value = encode_checked(message)
+        else:
+            try:
+                value = to_json(message, by_alias=True)
+            except Exception:
+                value = encode_checked(message)  # raises the typed error (or succeeds alike)
+        producer = envelope.source or source
+        if not producer:
+            raise MessageEncodeError(
+                f"{cls.__qualname__}: the envelope has no source (the producing service's "
+                "URN, CloudEvents `source`); set Envelope.source or pass source=",
+                message_type=cls,
+            )
+        created = envelope._created
+        time_header = _last_time
+        if created != time_header[0]:  # else: the same instant (a publish_many batch)
+            time_header = _time_header(created)
+        headers: Headers = [
+            spec,
+            (_ID, message_id.encode()),
+            type_header,
+            sources.get(producer) or _source_header(producer),
+            time_header[1],
+            content_type,
+        ]
+        tenant = envelope.tenant_id
+        if tenant is not None:
+            headers.append(_tenant_headers.get(tenant) or _tenant_header(tenant))
+        if envelope.correlation_id is not None:
+            headers.append((_CORRELATION, envelope.correlation_id.encode()))
+        if envelope.causation_id is not None:
+            headers.append((_CAUSATION, envelope.causation_id.encode()))
+        if envelope.attempts != 1:
+            headers.append((_ATTEMPTS, str(envelope.attempts).encode()))
+        if envelope.headers:
+            _append_headers(headers, envelope.headers)
+        return value, headers
+
+    return write
 
 
 def encode(
@@ -157,7 +245,7 @@ def encode(
     Raises:
         MessageEncodeError: The message cannot be written, or there is no source.
     """
-    return encode_with_id(envelope, str(envelope.message_id), casing=casing, source=source)
+    return encode_with_id(envelope, envelope.message_id_text, casing=casing, source=source)
 
 
 def encode_with_id(
@@ -172,38 +260,10 @@ def encode_with_id(
     A transport needs that text as well (a record's id, or its key when the event has no
     partition key); formatting it once saves a UUID formatting per record.
     """
-    message = envelope.message
-    entry = _ENCODERS.get((type(message), casing))
-    if entry is None:
-        entry = _encoder(type(message), casing)
-    value = entry[0](message)
-    producer = envelope.source or source
-    if not producer:
-        raise MessageEncodeError(
-            f"{type(message).__qualname__}: the envelope has no source (the producing "
-            "service's URN, CloudEvents `source`); set Envelope.source or pass source=",
-            message_type=type(message),
-        )
-    source_header = _SOURCES.get(producer) or _source_header(producer)
-    headers: Headers = [
-        _SPEC_HEADER,
-        (_ID, message_id.encode()),
-        entry[1],
-        source_header,
-        (_TIME, rfc3339(envelope.created)),
-        _CONTENT_TYPE_HEADER,
-    ]
-    if envelope.tenant_id is not None:
-        headers.append((_TENANT, envelope.tenant_id.encode()))
-    if envelope.correlation_id is not None:
-        headers.append((_CORRELATION, envelope.correlation_id.encode()))
-    if envelope.causation_id is not None:
-        headers.append((_CAUSATION, envelope.causation_id.encode()))
-    if envelope.attempts != 1:
-        headers.append((_ATTEMPTS, str(envelope.attempts).encode()))
-    if envelope.headers:
-        _append_headers(headers, envelope.headers)
-    return value, headers
+    write = _WRITERS.get((type(envelope.message), casing))
+    if write is None:
+        write = record_writer(type(envelope.message), casing)
+    return write(envelope, message_id, source)
 
 
 def _append_headers(headers: Headers, extra: Mapping[str, str]) -> None:
@@ -412,38 +472,12 @@ _SECONDS: Final = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-
 _seconds_cache: tuple[bytes, int] = (b"", 0)
 
 
-def _uuid_from_int(number: int) -> uuid.UUID:
-    return uuid.UUID(int=number)
-
-
-def _uuid_setter() -> Callable[[int], uuid.UUID]:
-    """``UUID(int=n)`` without ``UUID.__init__``'s argument checks when the slots allow it."""
-    if getattr(uuid.UUID, "__slots__", None) != ("int", "is_safe", "__weakref__"):
-        return _uuid_from_int  # pragma: no cover - another CPython layout
-    new, set_attribute = object.__new__, object.__setattr__
-    unknown = uuid.SafeUUID.unknown
-
-    def build(number: int) -> uuid.UUID:
-        made = new(uuid.UUID)
-        set_attribute(made, "int", number)
-        set_attribute(made, "is_safe", unknown)
-        return made
-
-    probe = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d")
-    built = build(probe.int)
-    same = built == probe and str(built) == str(probe) and hash(built) == hash(probe)
-    return build if same else _uuid_from_int
-
-
-_uuid: Final = _uuid_setter()
-
-
 def _fast_message_id(event_id: str, source: str) -> uuid.UUID:
     """:func:`_message_id`, cheaper for hexadecimal ids (same result as ``uuid.UUID``)."""
     digits = event_id.replace("-", "")
     if len(digits) == 32:  # what uuid.UUID(event_id) parses, with the same int()
         try:
-            return _uuid(int(digits, 16))
+            return uuid_from_int(int(digits, 16))
         except ValueError:
             pass
     return _message_id(event_id, source)
@@ -496,8 +530,10 @@ def _decode_common(
         return None
     if found.get("ce_specversion") != _SPEC_BYTES or not _COMMON_HEADERS.issuperset(found):
         return None
-    if len(found) != len(headers) or None in found.values():  # repeated names, null values
+    if len(found) != len(headers):  # repeated names
         return None
+    # A null value needs no check of its own: every header above is read below, and a null
+    # one reads as absent (as the general path reads it) or sends the record there.
     content_type = found.get("content-type")
     if content_type is not None and content_type != _JSON_BYTES:
         return None
@@ -536,17 +572,17 @@ def _decode_common(
         return None
     cls = _resolve(registry, type_name)
     message = serialization.decoder(cls)(value)
-    return Envelope(
+    return inbound_envelope(
         message,
-        message_id=_fast_message_id(event_id, source),
-        correlation_id=correlation,
-        causation_id=causation,
-        tenant_id=tenant,
-        headers=extra,
-        created=created if stamp_text is None else _created({"time": stamp_text}),
-        attempts=1 if attempts is None else _attempts({ATTEMPTS: attempts}),
-        source=source,
-        origin=origin,
+        _fast_message_id(event_id, source),
+        correlation,
+        causation,
+        tenant,
+        extra,
+        created if stamp_text is None else _created({"time": stamp_text}),
+        1 if attempts is None else _attempts({ATTEMPTS: attempts}),
+        source,
+        origin,
     )
 
 

@@ -2,18 +2,92 @@
 
 Identifiers and timestamps are produced lazily: an in-process ``invoke`` that nobody
 inspects never pays for a UUID. Once read, a value is fixed for the envelope's lifetime.
+
+New message ids are random (version 4) UUIDs. They are made in blocks of
+:data:`ID_BLOCK` from one ``os.urandom`` call and kept as canonical text: the wire
+(``ce_id``, the record key) needs text, so publishing never builds a ``uuid.UUID`` object;
+:attr:`Envelope.message_id` builds it from the text on first read.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from momentum.contracts.message_types import message_type_name
+
+ID_BLOCK: Final = 256
+"""How many random message ids :func:`new_message_id_text` makes per ``os.urandom`` call."""
+
+_HEX_POSITIONS: Final = tuple(q for q in range(36) if q not in (8, 13, 18, 23))
+"""Where each of the 32 hex digits of a UUID goes in its canonical 36-character text."""
+_VARIANT: Final = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+"""The RFC 4122 variant (``10xx``) applied to the hex digit at canonical position 19."""
+
+
+def _id_block(count: int = ID_BLOCK) -> list[str]:
+    """``count`` new version 4 UUIDs in canonical text, as ``str(uuid.uuid4())`` writes them.
+
+    The digits come from ``os.urandom`` (as ``uuid4``); the text is laid out with strided
+    slice copies instead of formatting each id.
+    """
+    digits = os.urandom(16 * count).hex().encode()
+    text = bytearray(b"-" * (37 * count))
+    for position, target in enumerate(_HEX_POSITIONS):
+        column = digits[position::32]
+        if target == 14:
+            column = b"4" * count  # the version
+        elif target == 19:
+            column = column.translate(_VARIANT)
+        text[target::37] = column
+    text[36::37] = b" " * count
+    return text.decode().split()
+
+
+_ids: Iterator[str] = iter(())
+
+
+def new_message_id_text() -> str:
+    """A new random (version 4) message id in canonical lower-case text.
+
+    Safe from any thread: each id of a block is taken once (``next`` on a list iterator is
+    atomic); a thread finding the block used up starts a new one.
+    """
+    global _ids
+    text = next(_ids, None)
+    if text is None:
+        block = iter(_id_block())
+        _ids = block
+        text = next(block)
+    return text
+
+
+def _uuid_builder() -> Callable[[int], uuid.UUID]:
+    """``UUID(int=n)`` without ``UUID.__init__``'s argument checks when the slots allow it."""
+    if getattr(uuid.UUID, "__slots__", None) != ("int", "is_safe", "__weakref__"):
+        return lambda number: uuid.UUID(int=number)  # pragma: no cover - another layout
+    new, set_attribute = object.__new__, object.__setattr__
+    unknown = uuid.SafeUUID.unknown
+
+    def build(number: int) -> uuid.UUID:
+        made = new(uuid.UUID)
+        set_attribute(made, "int", number)
+        set_attribute(made, "is_safe", unknown)
+        return made
+
+    probe = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d")
+    built = build(probe.int)
+    same = built == probe and str(built) == str(probe) and hash(built) == hash(probe)
+    return build if same else (lambda number: uuid.UUID(int=number))
+
+
+uuid_from_int: Final = _uuid_builder()
+"""``uuid.UUID(int=n)`` for a known-valid ``n``, cheaper (same object as ``UUID`` builds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +98,34 @@ class Origin:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+
+
+def _origin_factory() -> Callable[[str, str | None, int | None, int | None], Origin]:
+    """``Origin(...)`` without the frozen dataclass ``__init__``: the same object results.
+
+    The generated ``__init__`` sets each field through ``object.__setattr__``; here the slots
+    are filled directly.
+    """
+    new = object.__new__
+    slots = Origin.__dict__
+    set_transport, set_topic = slots["transport"].__set__, slots["topic"].__set__
+    set_partition, set_offset = slots["partition"].__set__, slots["offset"].__set__
+
+    def make(
+        transport: str, topic: str | None, partition: int | None, offset: int | None
+    ) -> Origin:
+        origin: Origin = new(Origin)
+        set_transport(origin, transport)
+        set_topic(origin, topic)
+        set_partition(origin, partition)
+        set_offset(origin, offset)
+        return origin
+
+    return make
+
+
+new_origin: Final = _origin_factory()
+"""``Origin(transport, topic, partition, offset)``, cheaper: one per consumed record."""
 
 
 class Envelope:
@@ -42,6 +144,7 @@ class Envelope:
 
     __slots__ = (
         "_created",
+        "_id_text",
         "_message_id",
         "attempts",
         "causation_id",
@@ -69,6 +172,7 @@ class Envelope:
     ) -> None:
         self.message = message
         self._message_id = message_id
+        self._id_text: str | None = None
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.tenant_id = tenant_id
@@ -83,13 +187,25 @@ class Envelope:
         """Unique id of this message (generated on first read unless given)."""
         mid = self._message_id
         if mid is None:
-            mid = self._message_id = uuid.uuid4()
+            text = self._id_text
+            if text is None:
+                text = self._id_text = new_message_id_text()
+            mid = self._message_id = uuid_from_int(int(text.replace("-", ""), 16))
         return mid
+
+    @property
+    def message_id_text(self) -> str:
+        """``str(self.message_id)`` (generated on first read unless given), kept once made."""
+        text = self._id_text
+        if text is None:
+            mid = self._message_id
+            text = self._id_text = new_message_id_text() if mid is None else str(mid)
+        return text
 
     @property
     def has_message_id(self) -> bool:
         """Whether an id was given or already generated."""
-        return self._message_id is not None
+        return self._message_id is not None or self._id_text is not None
 
     @property
     def message_type(self) -> str:
@@ -120,11 +236,12 @@ class Envelope:
             source=self.source,
             origin=self.origin,
         )
+        copy._id_text = self._id_text
         return copy
 
     def child(self, message: Any) -> Envelope:
         """An envelope for a message caused by this one (same correlation and tenant)."""
-        parent_id = str(self.message_id)
+        parent_id = self.message_id_text
         return Envelope(
             message,
             correlation_id=self.correlation_id or parent_id,
@@ -134,5 +251,62 @@ class Envelope:
         )
 
     def __repr__(self) -> str:
-        mid = self._message_id if self._message_id is not None else "<unassigned>"
+        mid = self._id_text or self._message_id or "<unassigned>"
         return f"Envelope({type(self.message).__qualname__}, id={mid}, tenant={self.tenant_id})"
+
+
+def inbound_envelope(
+    message: Any,
+    message_id: uuid.UUID,
+    correlation_id: str | None,
+    causation_id: str | None,
+    tenant_id: str | None,
+    headers: dict[str, str],
+    created: float | None,
+    attempts: int,
+    source: str | None,
+    origin: Origin | None,
+) -> Envelope:
+    """``Envelope(message, message_id=..., ...)`` for a decoder: positional, no copies.
+
+    ``headers`` is taken as is (not copied): the caller made it for this envelope.
+    """
+    envelope: Envelope = _new_envelope(Envelope)
+    envelope.message = message
+    envelope._message_id = message_id
+    envelope._id_text = None
+    envelope.correlation_id = correlation_id
+    envelope.causation_id = causation_id
+    envelope.tenant_id = tenant_id
+    envelope.headers = headers
+    envelope._created = time.time() if created is None else created
+    envelope.attempts = attempts
+    envelope.source = source
+    envelope.origin = origin
+    return envelope
+
+
+def outgoing_envelope(
+    message: Any, tenant_id: str | None, source: str | None, created: float
+) -> Envelope:
+    """``Envelope(message, tenant_id=..., source=..., created=...)``, positional, cheaper.
+
+    A new message of its own (no correlation or causation): what a service's root bus
+    publishes, once per event of ``bus.publish_many``.
+    """
+    envelope: Envelope = _new_envelope(Envelope)
+    envelope.message = message
+    envelope._message_id = None
+    envelope._id_text = None
+    envelope.correlation_id = None
+    envelope.causation_id = None
+    envelope.tenant_id = tenant_id
+    envelope.headers = {}
+    envelope._created = created
+    envelope.attempts = 1
+    envelope.source = source
+    envelope.origin = None
+    return envelope
+
+
+_new_envelope: Final = object.__new__

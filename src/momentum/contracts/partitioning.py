@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from types import NoneType, UnionType
 from typing import Annotated, Any, ClassVar, Final, Literal, get_args, get_origin
 from uuid import UUID
@@ -80,9 +81,36 @@ class KeyPlan:
 
 
 _PLANS: dict[type, KeyPlan] = {}
-
+_KEY_FUNCTIONS: dict[type, Callable[[Any], str | None]] = {}
 
 _AS_TEXT = (UUID, str, int, Decimal)
+
+UUID_TEXT_CACHE_SIZE: Final = 4096
+"""How many UUIDs :func:`uuid_text` remembers the text of (tenants, keys of busy entities)."""
+_uuid_texts: dict[UUID, str] = {}
+_last_uuid: tuple[UUID | None, str] = (None, "")
+"""The UUID formatted last (compared by identity: no ``UUID.__hash__`` call) and its text."""
+
+
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, remembered for the last few thousand UUIDs.
+
+    A published event's tenant id is formatted for its envelope and again for its partition
+    key (the second time is the identity check on the last one); tenants (and busy
+    entities) repeat from event to event.
+    """
+    global _last_uuid
+    last = _last_uuid
+    if last[0] is value:
+        return last[1]
+    text = _uuid_texts.get(value)
+    if text is None:
+        text = str(value)
+        if len(_uuid_texts) >= UUID_TEXT_CACHE_SIZE:
+            _uuid_texts.clear()
+        _uuid_texts[value] = text
+    _last_uuid = (value, text)
+    return text
 
 
 def format_key_value(value: object) -> str:
@@ -91,7 +119,7 @@ def format_key_value(value: object) -> str:
     if kind is str:  # exact types first: this runs for every published message
         return value  # type: ignore[return-value]
     if kind is UUID:
-        return str(value)
+        return uuid_text(value)  # type: ignore[arg-type]
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -105,7 +133,7 @@ def format_key_value(value: object) -> str:
 
 def _format_uuid(value: object) -> str:
     if type(value) is UUID:
-        return str(value)
+        return uuid_text(value)
     if isinstance(value, str):
         return str(UUID(value))
     return format_key_value(value)
@@ -297,8 +325,64 @@ def partition_key(event: object) -> str | None:
 
     ``None`` tells the transport to key the record by the message id instead.
     """
+    key_of = _KEY_FUNCTIONS.get(type(event))
+    if key_of is None:
+        key_of = partition_key_function(type(event))
+    return key_of(event)
+
+
+def partition_key_function(cls: type) -> Callable[[Any], str | None]:
+    """What :func:`partition_key` does for instances of ``cls``, specialized and cached.
+
+    Raises :class:`InvalidPartitionKeyError` as :func:`partition_key_plan` does.
+    """
+    found = _KEY_FUNCTIONS.get(cls)
+    if found is not None:
+        return found
+    plan = partition_key_plan(cls)
+    key_of: Callable[[Any], str | None]
+    if plan.accessor is None and not plan.fields:
+        key_of = _no_key
+    elif plan.accessor is None and len(plan.fields) == 1:
+        key_of = _single_field_key(cls, plan.fields[0], plan.formatters[0])
+    else:
+        key_of = partial(_planned_key, plan=plan)
+    _KEY_FUNCTIONS[cls] = key_of
+    return key_of
+
+
+def _no_key(event: object) -> None:
+    return None
+
+
+def _single_field_key(
+    cls: type, name: str, formatter: Callable[[Any], str]
+) -> Callable[[Any], str | None]:
+    """The key of an event keyed by one marked field: that field's text."""
+
+    def key_of(event: object) -> str | None:
+        value = getattr(event, name)
+        if type(value) is UUID:
+            return uuid_text(value)
+        if type(value) is str and formatter is not _format_uuid:
+            return value
+        try:
+            return formatter(value)
+        except (TypeError, ValueError) as exc:
+            raise _bad_value(cls, name, value, exc) from exc
+
+    return key_of
+
+
+def _bad_value(cls: type, name: str, value: object, exc: Exception) -> InvalidPartitionKeyError:
+    return InvalidPartitionKeyError(
+        f"{cls.__module__}.{cls.__qualname__}.{name} holds {value!r}, which cannot be "
+        f"part of a partition key: {exc}."
+    )
+
+
+def _planned_key(event: object, *, plan: KeyPlan) -> str | None:
     cls = type(event)
-    plan = _PLANS.get(cls) or partition_key_plan(cls)
     if plan.accessor is not None:
         value = event.partition_key  # type: ignore[attr-defined]
         if plan.accessor == "method":
@@ -317,8 +401,5 @@ def partition_key(event: object) -> str | None:
         try:
             parts.append(formatter(value))
         except (TypeError, ValueError) as exc:
-            raise InvalidPartitionKeyError(
-                f"{cls.__module__}.{cls.__qualname__}.{name} holds {value!r}, which cannot be "
-                f"part of a partition key: {exc}."
-            ) from exc
+            raise _bad_value(cls, name, value, exc) from exc
     return SEPARATOR.join(parts)

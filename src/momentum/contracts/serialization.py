@@ -539,6 +539,16 @@ class MessageCodec:
             data = _DECIMAL_STRING.sub(rb"\1", data)
         return data
 
+    def serializer(self) -> Callable[..., bytes] | None:
+        """The raw ``to_json`` of the compiled serializer, for a caller's fast path.
+
+        ``serializer()(message, by_alias=True)`` is :meth:`encode` for an instance of
+        :attr:`message_type`, without its type check; a failure raises pydantic's error,
+        which the caller reports by calling :meth:`encode` (the typed error). ``None`` when
+        the output needs rewriting (``Decimal`` fields): use :meth:`encode`.
+        """
+        return None if self._decimals else self._to_json
+
     def decode(self, data: bytes | bytearray | memoryview | str) -> Any:
         """An instance from JSON text; :class:`InvalidJsonError` or :class:`SchemaMismatchError`."""
         return self._decoder.decode(data)

@@ -7,6 +7,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
+
+from momentum.contracts.partitioning import uuid_text
 
 _current_tenant: ContextVar[str | None] = ContextVar("momentum_tenant", default=None)
 
@@ -43,4 +46,6 @@ def tenant_of(message: Any) -> str | None:
     if scoped is not None:
         return scoped
     value = getattr(message, "tenant_id", None)
-    return None if value is None else str(value)
+    if value is None:
+        return None
+    return uuid_text(value) if type(value) is UUID else str(value)

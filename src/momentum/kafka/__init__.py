@@ -18,11 +18,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "momentum.kafka needs confluent-kafka: pip install 'momentum[kafka]'"
     ) from exc
 
-from momentum.kafka.config import KafkaConfig, TopicProvisioning
+from momentum.kafka.config import GcTuning, KafkaConfig, TopicProvisioning
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
 from momentum.kafka.transport import KafkaTransport
 
 __all__ = [
+    "GcTuning",
     "KafkaConfig",
     "KafkaTransport",
     "TopicProvisioning",

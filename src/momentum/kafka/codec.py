@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from momentum.contracts.cloudevents import decode, encode
-from momentum.contracts.envelope import Envelope, Origin
+from momentum.contracts.envelope import Envelope, new_origin
 from momentum.contracts.errors import SerializationError
 from momentum.contracts.message_types import MessageTypeRegistry
 from momentum.contracts.serialization import Casing
@@ -35,7 +35,7 @@ def encode_record(
 ) -> tuple[bytes, bytes, Headers]:
     """``(key, value, headers)`` of the record for ``envelope`` (key: given, else message id)."""
     value, headers = encode(envelope, casing=casing)  # a new list: the caller may extend it
-    record_key = key if key is not None else str(envelope.message_id)
+    record_key = key if key is not None else envelope.message_id_text
     return record_key.encode(), value, headers
 
 
@@ -92,7 +92,7 @@ class RecordDecoder:
         key: bytes | None = None,
     ) -> Envelope | None:
         """The envelope of one record, or ``None`` when it is skipped or poison."""
-        origin = Origin(TRANSPORT_NAME, topic, partition, offset)
+        origin = new_origin(TRANSPORT_NAME, topic, partition, offset)
         try:
             return decode(value, headers, self.registry, origin=origin)
         except SerializationError as exc:

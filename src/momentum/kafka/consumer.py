@@ -179,6 +179,7 @@ class ConsumerThread(ConsumerControl):
     def _deliver(self, messages: list[Any]) -> None:
         records: list[InboundRecord] = []
         append, decode = records.append, self._decoder.decode
+        make: Any = tuple.__new__  # InboundRecord(...) without the named tuple's __new__
         for message in messages:
             error = message.error()
             if error is not None:
@@ -187,7 +188,7 @@ class ConsumerThread(ConsumerControl):
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             key = message.key()
             envelope = decode(message.value(), message.headers(), topic, partition, offset, key)
-            append(InboundRecord(topic, partition, offset, key, envelope))
+            append(make(InboundRecord, (topic, partition, offset, key, envelope)))
         if records:
             self._call_soon(self.dispatcher.accept, records)
 

@@ -25,6 +25,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from momentum.contracts.envelope import Envelope
 from momentum.kafka.offsets import OffsetTracker
@@ -38,9 +39,8 @@ ParkKey = bytes | int
 """What orders a record inside its lane: its Kafka key, or its offset when it has none."""
 
 
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
-    """A record read by the consumer thread, decoded.
+class InboundRecord(NamedTuple):
+    """A record read by the consumer thread, decoded (immutable; a tuple: cheap to make).
 
     Attributes:
         topic: Topic it was read from.
@@ -126,25 +126,27 @@ class PartitionWorker:
 
     async def _run(self, lane: _Lane) -> None:
         gate = self._gate
+        queue, due, parked, wake = lane.queue, lane.due, lane.parked, lane.wake
         while not self._closing:
-            if not lane.due and not lane.queue:
-                lane.wake.clear()
-                await lane.wake.wait()
+            if not due and not queue:
+                wake.clear()
+                await wake.wait()
                 continue
-            await gate.wait()  # the listener is paused: hold the record (not yet begun)
-            if self._closing:
-                return
-            if lane.due:  # a parked key's delayed retry: then what waited behind it
-                record = lane.due.popleft()
+            if not gate.is_set():  # the listener is paused: hold the record (not yet begun)
+                await gate.wait()
+                continue  # look again: closing, or a due retry, may have come meanwhile
+            if due:  # a parked key's delayed retry: then what waited behind it
+                record = due.popleft()
                 if await self._attempt(lane, record):
                     await self._drain(lane, record.park_key)
                 continue
-            record = lane.queue.popleft()
-            waiting = lane.parked.get(record.park_key)
-            if waiting is not None:
-                waiting.append(record)  # its key is parked: wait behind the retry, in order
-            else:
-                await self._attempt(lane, record)
+            record = queue.popleft()
+            if parked:
+                waiting = parked.get(record.key or record.offset)  # its park_key
+                if waiting is not None:
+                    waiting.append(record)  # its key is parked: wait behind the retry, in order
+                    continue
+            await self._attempt(lane, record)
 
     async def _drain(self, lane: _Lane, key: ParkKey) -> None:
         """A parked key's retry finished: handle what waited behind it until one parks."""

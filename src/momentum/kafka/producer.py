@@ -64,7 +64,7 @@ def delivery_error(topic: str, error: Any) -> TransportError:
     return TransportError(f"Kafka delivery to topic {topic!r} failed: {reason}")
 
 
-def _produce_error(exc: BaseException) -> Any:
+def produce_error(exc: BaseException) -> Any:
     """The reason of a synchronous ``produce`` failure (the ``KafkaError`` when there is one)."""
     return exc.args[0] if isinstance(exc, KafkaException) and exc.args else exc
 
@@ -148,6 +148,70 @@ class SingleDelivery:
             self.outcome = TransportError(STOPPED)
 
 
+class StreamDelivery:
+    """Records produced one at a time and awaited as one, where only failures matter.
+
+    Its bound :attr:`report` is every record's ``on_delivery`` callback (one object for the
+    whole batch, nothing per record): it counts reports and keeps the first failure with its
+    topic. :meth:`AsyncProducer.close` says how many records were produced; once that many
+    are reported the delivery is queued for the event loop to finish.
+
+    Attributes:
+        future: Done once every produced record has its delivery report.
+        count: Records produced (set by :meth:`AsyncProducer.close`).
+        expected: ``count`` once closed, ``None`` while producing.
+        reported: Delivery reports received (written by the report-serving thread only).
+        failure: ``(topic, reason)`` of the first failed record, else ``None``.
+        report: ``self.__call__``, bound once (librdkafka calls a bound method faster than
+            an object's ``__call__``).
+    """
+
+    __slots__ = (
+        "completed",
+        "count",
+        "expected",
+        "failure",
+        "finished",
+        "future",
+        "report",
+        "reported",
+    )
+
+    def __init__(self, future: asyncio.Future[None], completed: deque[Any]) -> None:
+        self.future = future
+        self.completed = completed
+        self.count = 0
+        self.expected: int | None = None
+        self.reported = 0
+        self.failure: tuple[str, Any] | None = None
+        self.finished = False
+        self.report = self.__call__
+
+    def __call__(self, error: Any, message: Any) -> None:
+        """One record's delivery report (on the thread serving reports)."""
+        if error is not None and self.failure is None:
+            self.failure = (message.topic(), error)
+        reported = self.reported + 1
+        self.reported = reported
+        if reported == self.expected:
+            self.completed.append(self)
+
+    def fail(self, topic: str, reason: Any) -> None:
+        """A record that could not be produced (on the event loop, while producing)."""
+        if self.failure is None:
+            self.failure = (topic, reason)
+
+    def fail_pending(self) -> None:
+        """Records still waiting for their report: the producer stopped."""
+        if self.reported != self.expected and self.failure is None:
+            self.failure = ("", TransportError(STOPPED))
+
+    def error(self) -> TransportError | None:
+        """The first failure as a :class:`TransportError` naming its topic, else ``None``."""
+        failure = self.failure
+        return None if failure is None else delivery_error(*failure)
+
+
 class AsyncProducer:
     """An idempotent producer whose sends return once the broker acknowledged the records."""
 
@@ -156,12 +220,12 @@ class AsyncProducer:
         self._producer: Any = None
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
-        self._pending: set[Delivery | SingleDelivery] = set()
+        self._pending: set[Delivery | SingleDelivery | StreamDelivery] = set()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._completed: deque[Delivery | SingleDelivery] = deque()
+        self._completed: deque[Delivery | SingleDelivery | StreamDelivery] = deque()
         self._wake_pending = False
         self._space_waiters: list[asyncio.Future[None]] = []
 
@@ -223,7 +287,7 @@ class AsyncProducer:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    def _finish(self, delivery: Delivery | SingleDelivery) -> None:
+    def _finish(self, delivery: Delivery | SingleDelivery | StreamDelivery) -> None:
         if delivery.finished:
             return
         delivery.finished = True
@@ -234,7 +298,7 @@ class AsyncProducer:
         if not delivery.future.done():  # cancelled when its publisher was
             delivery.future.set_result(None)
 
-    def _track(self, delivery: Delivery | SingleDelivery) -> None:
+    def _track(self, delivery: Delivery | SingleDelivery | StreamDelivery) -> None:
         # Tracked until every record has its report, even when the publisher is cancelled
         # meanwhile (wait_idle and stop count on it).
         self._pending.add(delivery)
@@ -261,6 +325,11 @@ class AsyncProducer:
             await asyncio.wait_for(waiter, QUEUE_FULL_WAIT)
 
     @property
+    def running(self) -> bool:
+        """Whether the producer is started and not stopped."""
+        return self._producer is not None
+
+    @property
     def in_flight(self) -> int:
         """Records handed to librdkafka whose batch is not yet fully reported."""
         return self._in_flight
@@ -283,7 +352,7 @@ class AsyncProducer:
             return None
         except (KafkaException, ValueError, TypeError) as exc:
             self._finish(delivery)
-            raise delivery_error(topic, _produce_error(exc)) from None
+            raise delivery_error(topic, produce_error(exc)) from None
         return delivery
 
     async def send(self, topic: str, key: str | bytes, value: bytes, headers: Headers) -> None:
@@ -338,7 +407,7 @@ class AsyncProducer:
                         break
                     continue
                 except (KafkaException, ValueError, TypeError) as exc:
-                    outcomes[index] = _produce_error(exc)
+                    outcomes[index] = produce_error(exc)
                 index += 1
         finally:
             # Every record that will get a report is produced: finish once they all have.
@@ -349,6 +418,37 @@ class AsyncProducer:
             await delivery.future
         delivery.fail_pending()  # records not produced because the producer stopped
         return outcomes
+
+    def open(self) -> tuple[Any, StreamDelivery]:
+        """Start a batch: librdkafka's producer and the batch's :class:`StreamDelivery`.
+
+        Produce each record with ``on_delivery=delivery`` (a ``BufferError`` means the local
+        queue is full: :meth:`wait_for_space`, then produce it again; a record ``produce``
+        refuses goes to ``delivery.fail``), then :meth:`close` the batch with the count of
+        records produced, whatever happened (tracking counts on it), and await
+        :meth:`settled`.
+        """
+        producer, loop = self._started()
+        delivery = StreamDelivery(loop.create_future(), self._completed)
+        self._track(delivery)
+        return producer, delivery
+
+    def close(self, delivery: StreamDelivery, produced: int) -> None:
+        """``produced`` records of ``delivery`` were handed to librdkafka: no more follow."""
+        delivery.count = produced
+        delivery.expected = produced
+        if delivery.finished:  # the producer stopped meanwhile: not tracked any more
+            return
+        self._in_flight += produced
+        if delivery.reported == produced:  # reported already (or nothing was produced)
+            self._finish(delivery)
+
+    async def settled(self, delivery: StreamDelivery) -> TransportError | None:
+        """Wait until every record of the closed ``delivery`` is reported; the first failure."""
+        if not delivery.finished:
+            await delivery.future
+        delivery.fail_pending()  # the producer stopped before every report arrived
+        return delivery.error()
 
     async def wait_idle(self) -> None:
         """Return once every record sent so far has a delivery report."""

@@ -19,9 +19,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
-from momentum.contracts.cloudevents import encode_with_id
+from momentum.contracts.cloudevents import Writer, encode_with_id, record_writer
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
 from momentum.contracts.partitioning import partition_key
@@ -30,7 +30,7 @@ from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
 from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
 from momentum.kafka.dispatcher import Dispatcher
-from momentum.kafka.producer import AsyncProducer, delivery_error
+from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
 from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.ports import (
@@ -105,6 +105,7 @@ class KafkaTransport:
             self._dispatcher = consumer.dispatcher
             if self._paused:
                 consumer.dispatcher.gate.clear()
+        self.config.gc.apply()  # the startup heap is complete: frozen before records flow
         logger.info("Kafka transport started: group %r, %d subscribed topic(s)", group, len(topics))
 
     async def stop(self) -> None:
@@ -184,12 +185,13 @@ class KafkaTransport:
         if producer is None:
             raise TransportError("the Kafka transport is not started")
         topic = destination.topic
-        if self.config.provisioning.enabled:
+        config = self.config
+        if config.provisioning.enabled:
             task = self._provisioned.get(topic)
             if task is None or not task.done():
                 await self._provision([topic])
-        message_id = str(envelope.message_id)
-        value, headers = encode_with_id(envelope, message_id, casing=self.config.casing)
+        message_id = envelope.message_id_text
+        value, headers = encode_with_id(envelope, message_id, casing=config.casing)
         key = destination.key if destination.key is not None else message_id
         # producer.send inlined: one coroutine less per publish in flight
         delivery = producer.submit(topic, key, value, headers)
@@ -202,13 +204,23 @@ class KafkaTransport:
         if delivery.outcome is not None:
             raise delivery_error(topic, delivery.outcome)
 
+    def publish_batch(self) -> PublishBatch:
+        """A batch for ``bus.publish_many``: add envelopes one by one, then settle it.
+
+        Raises :class:`TransportError` when the transport is not started.
+        """
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        return PublishBatch(self, producer)
+
     def encode(self, envelope: Envelope, destination: Destination) -> OutgoingRecord:
         """The record :meth:`publish` would write for ``envelope`` at ``destination``.
 
         CloudEvents binary mode: the JSON payload and the ``ce_*`` headers; keyed by the
         destination's key, else the message id.
         """
-        message_id = str(envelope.message_id)
+        message_id = envelope.message_id_text
         value, headers = encode_with_id(envelope, message_id, casing=self.config.casing)
         key = destination.key
         return OutgoingRecord(
@@ -288,6 +300,13 @@ class KafkaTransport:
             if isinstance(result, BaseException):
                 failed[topic] = result
         return failed
+
+    def provisioned(self, topic: str) -> bool:
+        """Whether ``topic`` needs no (more) provisioning before records are produced to it."""
+        if not self.config.provisioning.enabled:
+            return True
+        task = self._provisioned.get(topic)
+        return task is not None and task.done() and task.exception() is None
 
     async def _provision(self, topics: list[str]) -> None:
         tasks = []
@@ -395,3 +414,120 @@ def _targets(thread: ConsumerThread, consumer: Any) -> Targets:
         if committed.offset >= 0:
             targets[key] = (targets[key][0], committed.offset)
     return targets
+
+
+class PublishBatch:
+    """Envelopes encoded and produced one at a time, their acknowledgements awaited together.
+
+    What ``bus.publish_many`` runs on Kafka: :meth:`add` encodes an envelope (CloudEvents
+    binary, as :meth:`KafkaTransport.encode`) and produces it at once, so nothing of a record
+    outlives its ``produce`` call; one :class:`~momentum.kafka.producer.StreamDelivery`
+    counts the reports of the whole batch. Records keep their order per partition (so per
+    key), as librdkafka keeps it with idempotence on.
+
+    ```python
+    batch = transport.publish_batch()
+    try:
+        for envelope, topic, key in items:
+            while not batch.add(envelope, topic, key):
+                await batch.wait()
+    except BaseException:
+        batch.close()
+        raise
+    await batch.settle()  # raises the first failure
+    ```
+    """
+
+    __slots__ = (
+        "_blocked",
+        "_casing",
+        "_closed",
+        "_delivery",
+        "_produce",
+        "_produced",
+        "_producer",
+        "_provisioning",
+        "_report",
+        "_transport",
+        "_unavailable",
+        "_writers",
+    )
+
+    def __init__(self, transport: KafkaTransport, producer: AsyncProducer) -> None:
+        self._transport = transport
+        self._producer = producer
+        self._casing = transport.config.casing
+        self._provisioning = transport.config.provisioning.enabled
+        client, self._delivery = producer.open()
+        self._report = self._delivery.report
+        self._produce = client.produce
+        self._produced = 0
+        self._closed = False
+        self._blocked: str | None = None
+        self._unavailable: dict[str, BaseException] = {}
+        self._writers: dict[type, Writer] = {}
+
+    def add(self, envelope: Envelope, topic: str, key: str | None) -> bool:
+        """Encode ``envelope`` and produce it to ``topic`` keyed by ``key`` (else its id).
+
+        Returns ``False`` when nothing was produced yet: await :meth:`wait`, then add the
+        same envelope again. A record that cannot be encoded raises (the batch stays open:
+        :meth:`close` it); one ``produce`` refuses fails the batch, which goes on.
+        """
+        if self._provisioning and not self._transport.provisioned(topic):
+            failure = self._unavailable.get(topic)
+            if failure is None:
+                self._blocked = topic
+                return False
+            self._delivery.fail(topic, f"not provisioned: {failure}")
+            return True
+        message_id = envelope._id_text or envelope.message_id_text
+        cls = type(envelope.message)
+        write = self._writers.get(cls)
+        if write is None:
+            write = self._writers[cls] = record_writer(cls, self._casing)
+        value, headers = write(envelope, message_id, None)
+        try:
+            self._produce(
+                topic,
+                value,
+                message_id if key is None else key,
+                headers=headers,
+                on_delivery=self._report,
+            )
+        except BufferError:
+            return False
+        except (KafkaException, ValueError, TypeError) as exc:
+            self._delivery.fail(topic, produce_error(exc))
+            return True
+        self._produced += 1
+        return True
+
+    async def wait(self) -> None:
+        """Wait until :meth:`add` can go on: the topic is provisioned, or the queue has room.
+
+        Raises :class:`TransportError` when the producer stopped meanwhile.
+        """
+        topic, self._blocked = self._blocked, None
+        if topic is not None:
+            try:
+                await self._transport._provision([topic])
+            except Exception as exc:
+                self._unavailable[topic] = exc
+            return
+        await self._producer.wait_for_space()
+        if not self._producer.running:
+            raise TransportError(STOPPED)
+
+    def close(self) -> None:
+        """No more records: the delivery waits for the reports of those produced."""
+        if not self._closed:
+            self._closed = True
+            self._producer.close(self._delivery, self._produced)
+
+    async def settle(self) -> None:
+        """Close, wait for every report, raise the first failure (:class:`TransportError`)."""
+        self.close()
+        failure = await self._producer.settled(self._delivery)
+        if failure is not None:
+            raise failure

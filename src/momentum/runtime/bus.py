@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from momentum.contracts.envelope import Envelope
+from momentum.contracts.envelope import Envelope, outgoing_envelope
 from momentum.contracts.errors import ConfigurationError
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.tenancy import current_tenant, tenant_of
@@ -73,7 +73,7 @@ class MessageBus:
         return env
 
     def _root_envelope(self, message: Any) -> Envelope:
-        return Envelope(message, tenant_id=tenant_of(message), source=self._runtime.source)
+        return outgoing_envelope(message, tenant_of(message), self._runtime.source, time.time())
 
     @overload
     async def invoke(self, message: Command[R]) -> R: ...
@@ -104,12 +104,22 @@ class MessageBus:
         whose acknowledgements are awaited together (inside a store transaction they become
         outbox rows, as with :meth:`publish`); any other message is published as by
         :meth:`publish`, in order. Publishing middleware does not run for batches.
+        ``messages`` is read once, as the batch is sent (a generator works). Events published
+        together by the service's root bus share one creation time (CloudEvents ``time``):
+        the moment of the call.
 
         Raises:
             TransportError: The first record the transport failed to deliver (the others
                 of the batch were still sent).
         """
-        await self._runtime.publish_many([self.envelope_for(message) for message in messages])
+        if self._message is None:  # the root bus: envelopes made as they are sent
+            source, created = self._runtime.source, time.time()
+            await self._runtime.publish_many(
+                outgoing_envelope(message, tenant_of(message), source, created)
+                for message in messages
+            )
+            return
+        await self._runtime.publish_many(self.envelope_for(message) for message in messages)
 
     async def send(self, message: Any, *, headers: dict[str, str] | None = None) -> None:
         """Queue a command for its single handler; returns once it is accepted."""

@@ -25,7 +25,7 @@ from momentum.contracts.errors import (
     StoreError,
 )
 from momentum.contracts.messages import Command, Query
-from momentum.contracts.partitioning import partition_key
+from momentum.contracts.partitioning import partition_key, partition_key_function
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
@@ -46,7 +46,9 @@ from momentum.runtime.outbox import Durability, active_session, current_transact
 from momentum.runtime.pipeline import HandlerChain, Invoker, Validator, bind
 from momentum.runtime.policies import ErrorPolicy
 from momentum.runtime.ports import (
+    BatchTransport,
     Destination,
+    EnvelopeBatch,
     PausableTransport,
     RecordTransport,
     RejectedRecord,
@@ -454,10 +456,23 @@ class BusRuntime:
         self._record("published", envelope)
         await self._route(envelope)
 
-    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
-        """Publish ``envelopes``: transport-bound ones as one batch of records, others singly."""
+    async def publish_many(self, envelopes: Iterable[Envelope]) -> None:
+        """Publish ``envelopes``: transport-bound ones as one batch of records, others singly.
+
+        ``envelopes`` is consumed once, in order; with a transport that has batches
+        (:class:`BatchTransport`) each envelope is encoded and handed over as it comes (a
+        lazy iterable keeps nothing of a sent event alive), and the acknowledgements of the
+        whole batch are awaited together at the end.
+        """
         transport = self.transport
-        if not isinstance(transport, RecordTransport) or active_session() is not None:
+        if transport is None or active_session() is not None:
+            for envelope in envelopes:
+                await self.publish(envelope)
+            return
+        if isinstance(transport, BatchTransport):
+            await self._publish_batch(transport.publish_batch(), envelopes)
+            return
+        if not isinstance(transport, RecordTransport):
             for envelope in envelopes:
                 await self.publish(envelope)
             return
@@ -475,6 +490,34 @@ class BusRuntime:
             for outcome in outcomes:
                 if outcome is not None:
                     raise outcome
+
+    async def _publish_batch(self, batch: EnvelopeBatch, envelopes: Iterable[Envelope]) -> None:
+        """Add each transport-bound envelope to ``batch`` (others are published), settle it."""
+        routes: dict[type, tuple[str, Callable[[Any], str | None]] | None] = {}
+        add = batch.add
+        try:
+            for envelope in envelopes:
+                message = envelope.message
+                cls = type(message)
+                try:
+                    route = routes[cls]
+                except KeyError:
+                    topic = self.topic_of(cls)
+                    route = routes[cls] = (
+                        None if topic is None else (topic, partition_key_function(cls))
+                    )
+                if route is None:
+                    await self.publish(envelope)
+                    continue
+                if self.tracker is not None:
+                    self._record("published", envelope)
+                key = route[1](message)
+                while not add(envelope, route[0], key):
+                    await batch.wait()
+        except BaseException:
+            batch.close()  # what was produced is still delivered (and tracked)
+            raise
+        await batch.settle()
 
     async def _route_message(self, envelope: Envelope) -> None:
         message = envelope.message
@@ -552,7 +595,7 @@ class BusRuntime:
         it); a stop does not wait for it.
         """
         await self._deliver([chain], envelope, partition_key(envelope.message), due)
-        retry = (str(envelope.message_id), chain.name)
+        retry = (envelope.message_id_text, chain.name)
         if retry not in self._scheduled_retries:
             description = (
                 f"{chain.name} <- scheduled retry of {type(envelope.message).__qualname__} "
@@ -567,7 +610,7 @@ class BusRuntime:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
         description = f"{chain.name} <- {type(envelope.message).__qualname__} {envelope.message_id}"
         queue.enqueue(QueuedWork(work, description, key))
-        ticket = self._scheduled_retries.pop((str(envelope.message_id), chain.name), None)
+        ticket = self._scheduled_retries.pop((envelope.message_id_text, chain.name), None)
         if ticket is not None:
             self.pending.done(ticket)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +58,9 @@ class Delivery:
         self._tracker = tracker
         self._rules: dict[str, list[ErrorRule]] = {}
         self._limits: dict[str, float | None] = {}
-        self._first_failure: dict[tuple[uuid.UUID, str], float] = {}
+        self._first_failure: dict[tuple[str, str], float] = {}
         # inbound messages whose handlers are not all finished: message id -> handler -> attempt
-        self._inbound: dict[uuid.UUID, dict[str, int]] = {}
+        self._inbound: dict[str, dict[str, int]] = {}
         self.inbound_outcome: Callable[[bool], None] | None = None  # e.g. a circuit breaker
         # writes a durable retry due later (set when the service has a message store)
         self.schedule_retry: Callable[[HandlerChain, Envelope, float], Awaitable[None]] | None = (
@@ -111,7 +110,7 @@ class Delivery:
         """
         limit = self._timeout_for(chain)
         env = envelope if envelope.attempts == attempt else envelope.for_attempt(attempt)
-        key = (envelope.message_id, chain.name)
+        key = (envelope.message_id_text, chain.name)
         durability = self.durability if inbound else None
         while True:
             try:
@@ -190,7 +189,8 @@ class Delivery:
                 return None, attempt
             if outcome is not None:
                 outcome(True)
-            self._first_failure.pop(key, None)
+            if self._first_failure:
+                self._first_failure.pop(key, None)
             return None, attempt
 
     def _store_unavailable(self, chain: HandlerChain, env: Envelope, exc: StoreError) -> float:
@@ -269,11 +269,12 @@ class Delivery:
 
     def in_progress(self, envelope: Envelope) -> bool:
         """Whether an earlier delivery of this inbound message is still unfinished."""
-        return envelope.has_message_id and envelope.message_id in self._inbound
+        return envelope.has_message_id and envelope.message_id_text in self._inbound
 
     async def inbound(self, envelope: Envelope, chains: Sequence[HandlerChain]) -> float | None:
         """Run every handler of an inbound message that has not finished yet (see Receiver)."""
-        progress = self._inbound.setdefault(envelope.message_id, {})
+        message_id = envelope.message_id_text
+        progress = self._inbound.setdefault(message_id, {})
         for chain in chains:
             attempt = progress.get(chain.name, 1)
             if attempt == 0:
@@ -285,7 +286,7 @@ class Delivery:
                 progress[chain.name] = next_attempt
                 return delay
             progress[chain.name] = 0
-        del self._inbound[envelope.message_id]
+        del self._inbound[message_id]
         return None
 
     def local(self, chain: HandlerChain, envelope: Envelope) -> LocalAttempts:

@@ -37,16 +37,66 @@ class MiddlewareRegistration:
 
 
 def compose(middlewares: Iterable[Middleware], terminal: Next) -> Next:
-    """Nest ``middlewares`` (first = outermost) around ``terminal``."""
+    """Nest ``middlewares`` (first = outermost) around ``terminal``.
+
+    The built-in trio (exception logging, metrics, slow-handler warning, in that order, as
+    the service installs it) runs as one link: one coroutine frame and one pair of clock
+    readings per message instead of three frames and two pairs, with the same effects.
+    """
+    listed = list(middlewares)
     call = terminal
-    for middleware in reversed(list(middlewares)):
-        call = _link(middleware, call)
+    index = len(listed)
+    while index > 0:
+        start = index - 3
+        if start >= 0 and _is_builtin_trio(listed[start:index]):
+            logging_mw, metrics, slow = listed[start:index]
+            call = _builtin_link(logging_mw, metrics, slow, call)  # type: ignore[arg-type]
+            index = start
+            continue
+        index -= 1
+        call = _link(listed[index], call)
     return call
 
 
 def _link(middleware: Middleware, call_next: Next) -> Next:
     def call(envelope: Envelope) -> Awaitable[Any]:
         return middleware(envelope, call_next)
+
+    return call
+
+
+def _is_builtin_trio(middlewares: list[Middleware]) -> bool:
+    kinds = [type(m) for m in middlewares]
+    return kinds == [ExceptionLoggingMiddleware, MetricsMiddleware, SlowHandlerMiddleware]
+
+
+def _builtin_link(
+    logging_mw: ExceptionLoggingMiddleware,
+    metrics: MetricsMiddleware,
+    slow: SlowHandlerMiddleware,
+    call_next: Next,
+) -> Next:
+    """The three built-in middlewares as one: what each does, in the order they nest."""
+    clock = time.perf_counter
+    record = metrics.record
+
+    async def call(envelope: Envelope) -> Any:
+        start = clock()
+        try:
+            result = await call_next(envelope)
+        except BaseException as exc:
+            elapsed = clock() - start
+            if elapsed > slow.threshold_seconds:
+                slow.warn(envelope, elapsed)
+            record(type(envelope.message), elapsed, failed=True)
+            if isinstance(exc, Exception):
+                logging_mw.log(envelope, exc)
+            raise
+        elapsed = clock() - start
+        if elapsed > slow.threshold_seconds:
+            slow.warn(envelope, elapsed)
+        record(type(envelope.message), elapsed, failed=False)
+        return result
 
     return call
 
@@ -62,16 +112,20 @@ class ExceptionLoggingMiddleware:
         try:
             return await call_next(envelope)
         except Exception as exc:
-            self.logger.error(
-                "handling %s %s (attempt %d) failed: %s: %s",
-                envelope.message_type,
-                envelope.message_id,
-                envelope.attempts,
-                type(exc).__name__,
-                exc,
-                exc_info=exc,
-            )
+            self.log(envelope, exc)
             raise
+
+    def log(self, envelope: Envelope, exc: Exception) -> None:
+        """Log that handling ``envelope`` raised ``exc`` (with the traceback)."""
+        self.logger.error(
+            "handling %s %s (attempt %d) failed: %s: %s",
+            envelope.message_type,
+            envelope.message_id,
+            envelope.attempts,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
 
 
 @dataclass(slots=True)
@@ -115,17 +169,19 @@ class MetricsMiddleware:
             failed = False
             return result
         finally:
-            elapsed = time.perf_counter() - start
-            key = type(envelope.message)
-            stats = self.stats.get(key)
-            if stats is None:
-                stats = self.stats[key] = MessageStats()
-            stats.count += 1
-            stats.total_seconds += elapsed
-            if elapsed > stats.max_seconds:
-                stats.max_seconds = elapsed
-            if failed:
-                stats.failures += 1
+            self.record(type(envelope.message), time.perf_counter() - start, failed=failed)
+
+    def record(self, message_type: type, elapsed: float, *, failed: bool) -> None:
+        """Count one handler execution of ``message_type`` that took ``elapsed`` seconds."""
+        stats = self.stats.get(message_type)
+        if stats is None:
+            stats = self.stats[message_type] = MessageStats()
+        stats.count += 1
+        stats.total_seconds += elapsed
+        if elapsed > stats.max_seconds:
+            stats.max_seconds = elapsed
+        if failed:
+            stats.failures += 1
 
 
 class SlowHandlerMiddleware:
@@ -143,10 +199,14 @@ class SlowHandlerMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             if elapsed > self.threshold_seconds:
-                self.logger.warning(
-                    "slow handler: %s %s took %.3f s (threshold %.3f s)",
-                    envelope.message_type,
-                    envelope.message_id,
-                    elapsed,
-                    self.threshold_seconds,
-                )
+                self.warn(envelope, elapsed)
+
+    def warn(self, envelope: Envelope, elapsed: float) -> None:
+        """Log that handling ``envelope`` took ``elapsed`` seconds (over the threshold)."""
+        self.logger.warning(
+            "slow handler: %s %s took %.3f s (threshold %.3f s)",
+            envelope.message_type,
+            envelope.message_id,
+            elapsed,
+            self.threshold_seconds,
+        )

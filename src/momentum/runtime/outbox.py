@@ -171,7 +171,7 @@ class Durability:
         deliveries are queued for the group commit, which writes many messages' rows in one
         transaction: the message counts as durably handled once :meth:`settle` returns.
         """
-        message_id = str(envelope.message_id)
+        message_id = envelope.message_id_text
         key = (message_id, chain.name)
         if chain.transactional:
             if self.commits.unsettled:
@@ -228,7 +228,7 @@ class _InboxReceiver:
         handlers = self._handlers
         self._durability.lookup.ahead(
             [
-                (str(envelope.message_id), chain.name)
+                (envelope.message_id_text, chain.name)
                 for envelope in envelopes
                 for chain in handlers(type(envelope.message))
                 if not chain.transactional

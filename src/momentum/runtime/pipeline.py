@@ -260,7 +260,18 @@ class HandlerChain:
                 ret = await ret
             return ret
 
-        terminal = scoped_terminal if needs_scope else static_terminal
+        def direct_terminal(envelope: Envelope) -> Awaitable[Any]:
+            # an async handler with static parameters only: its coroutine is awaited by the
+            # caller, no frame of our own around it
+            return call(envelope.message, None)  # type: ignore[misc, no-any-return]
+
+        terminal: Callable[[Envelope], Awaitable[Any]]
+        if needs_scope:
+            terminal = scoped_terminal
+        elif is_async and not needs_bus:
+            terminal = direct_terminal
+        else:
+            terminal = static_terminal
         chain = compose(middlewares, terminal)
 
         async def run_chain(envelope: Envelope) -> Any:
@@ -291,10 +302,24 @@ class HandlerChain:
             return response
 
         async def dispatch(envelope: Envelope) -> None:
-            ret = await run_chain(envelope)
+            # run_chain inlined: this runs for every queued and every inbound message
+            message = envelope.message
+            try:
+                ret = await chain(envelope)
+            except Exception as exc:
+                annotate_failure(exc, message, envelope.message_id, name)
+                tracker = runtime.tracker
+                if tracker is not None:
+                    tracker.record(Activity("failed", message, envelope, name, exc))
+                raise
+            tracker = runtime.tracker
+            if tracker is not None:
+                tracker.record(Activity("handled", message, envelope, name))
+            if ret is None:
+                return
             cascades = cascades_of(ret, classes)
             if cascades:
-                await runtime.cascade(MessageBus(runtime, envelope.message, envelope), cascades)
+                await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
 
         self.dispatch: Dispatcher = dispatch
         self.transactional = uses_type(plans, StoreTransaction, injector.factory_plans)

@@ -139,6 +139,35 @@ class RecordTransport(Protocol):
         ...
 
 
+class EnvelopeBatch(Protocol):
+    """Envelopes handed to a transport one by one, acknowledged together (``publish_many``)."""
+
+    def add(self, envelope: Envelope, topic: str, key: str | None) -> bool:
+        """Encode and send ``envelope``; ``False``: nothing sent, :meth:`wait` and add again."""
+        ...
+
+    async def wait(self) -> None:
+        """Wait until the envelope :meth:`add` refused can be added."""
+        ...
+
+    def close(self) -> None:
+        """No more envelopes (after a failure: what was sent is still acknowledged)."""
+        ...
+
+    async def settle(self) -> None:
+        """Close, wait for every acknowledgement, raise the first failure."""
+        ...
+
+
+@runtime_checkable
+class BatchTransport(Protocol):
+    """A transport that publishes batches of envelopes (the Kafka transport)."""
+
+    def publish_batch(self) -> EnvelopeBatch:
+        """A new, empty batch."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedRecord:
     """A record a transport could not decode (poison), as it was read.

@@ -26,9 +26,9 @@ def encode_outgoing(
     """The wire record of ``envelope`` for ``destination`` (keyed by ``key``, else its id)."""
     body, headers = encode(envelope, casing=casing)
     return OutgoingRecord(
-        message_id=str(envelope.message_id),
+        message_id=envelope.message_id_text,
         destination=destination,
-        key=key if key is not None else str(envelope.message_id),
+        key=key if key is not None else envelope.message_id_text,
         headers=list(headers),
         body=body,
         available_at=available_at,
