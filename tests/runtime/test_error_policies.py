@@ -11,7 +11,7 @@ from typing import Annotated
 import pytest
 from momentum_fixture_bus.shipping.integration_events import ParcelShipped
 
-from momentum import PartitionKey, Result, Service, ValidationFailure
+from momentum import Envelope, PartitionKey, Result, Service, ValidationFailure
 from momentum.runtime.dead_letters import InMemoryDeadLetters
 from momentum.runtime.policies import (
     DEFAULT_RULE,
@@ -288,3 +288,29 @@ async def test_pause_listener_slot_stops_consumption_then_retries() -> None:
             assert transport.paused and others == []
     assert attempts == [1, 1] and sorted(others) == [0, 1, 2]
     assert len(session.retried) == 1 and session.dead_lettered == []
+
+
+async def test_progress_of_abandoned_retries_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from momentum.runtime import delivery
+
+    monkeypatch.setattr(delivery, "REMEMBERED_RETRIES", 2)
+    attempts: dict[int, list[int]] = {}
+
+    async def flaky(event: ParcelShipped, envelope: Envelope) -> None:
+        attempts.setdefault(event.seq, []).append(envelope.attempts)
+        raise ConnectionError("later")
+
+    service = Service("receiver", "Logistics", transport=InMemoryBroker().transport())
+    service.add_handler(flaky)
+    service.on_error(ErrorRule.on(ConnectionError).retry_after(60, 60, 60))
+    async with service:
+        runtime = service.runtime
+        # a transport hands over three messages, each parks; it never brings back the first
+        envelopes = [Envelope(ParcelShipped("w", seq)) for seq in range(3)]
+        for envelope in envelopes:
+            assert await runtime.receive(envelope) == 60
+        assert not runtime.delivery.in_progress(envelopes[0])  # forgotten: the oldest
+        assert runtime.delivery.in_progress(envelopes[2])
+        assert await runtime.receive(envelopes[2]) == 60  # remembered: its next attempt
+        assert await runtime.receive(envelopes[0]) == 60  # forgotten: from its first attempt
+    assert attempts == {0: [1, 1], 1: [1], 2: [1, 2]}

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("momentum.errors")
 
+REMEMBERED_RETRIES = 100_000
+"""Inbound messages waiting for a delayed retry whose progress is remembered at most."""
+
 STORE_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Delays before handling a message again while the message store fails (last repeats)."""
 
@@ -284,10 +287,23 @@ class Delivery:
             )
             if delay is not None:
                 progress[chain.name] = next_attempt
+                self._forget_oldest()
                 return delay
             progress[chain.name] = 0
         del self._inbound[message_id]
         return None
+
+    def _forget_oldest(self) -> None:
+        """Bound what is remembered of messages waiting for a delayed retry.
+
+        A transport that abandons a parked message (its partition was revoked) never brings
+        it back here; past :data:`REMEMBERED_RETRIES` the oldest entries go. A message
+        forgotten that does come back starts its attempts over; with a store, the inbox
+        still skips the handlers that had finished.
+        """
+        inbound = self._inbound
+        while len(inbound) > REMEMBERED_RETRIES:
+            del inbound[next(iter(inbound))]
 
     def local(self, chain: HandlerChain, envelope: Envelope) -> LocalAttempts:
         """The work a local queue runs (and re-runs after delays) for one handler."""
