@@ -116,15 +116,15 @@ RELAY.add(
     "momentum OutboxRelay, PostgreSQL",
     f"{_R}:momentum_postgres",
     max_ns=50_000,
-    note="`OutboxRelay.relay_once` in a loop with the service defaults (batches of 500, "
-    "30 s leases): claim (stream heads and followers, per-key order, lease), "
-    "`InMemoryTransport.publish_records` (accepts at once; nothing subscribed), `complete`. "
-    "Every round's rows are committed at setup (24 keys), so round k starts with "
-    "(rounds + 1 - k) x ops unsent rows: 50k down to 10k in a full run, 3k down to 1k "
-    "quick. A claim is one transaction: a plan statement (a window of 1,000 pending rows in "
-    "id order from the oldest claimable one, stream heads probed, rows locked with SKIP "
-    "LOCKED) and the lease `UPDATE ... RETURNING`; `complete` is one `UPDATE`. Sent rows stay "
-    "in the table (dead index entries) until purged and vacuumed.",
+    note="`OutboxRelay.relay_once` in a loop with the service defaults (batches of 500): "
+    "claim (stream heads and followers, per-key order), `InMemoryTransport.publish_records` "
+    "(accepts at once; nothing subscribed), mark sent. Every round's rows are committed at "
+    "setup (24 keys), so round k starts with (rounds + 1 - k) x ops unsent rows: 50k down to "
+    "10k in a full run, 3k down to 1k quick. One transaction per batch, held while it is "
+    "published: a plan statement (a window of 1,000 pending rows in id order from the oldest "
+    "claimable one, stream heads probed, rows locked with SKIP LOCKED: the locks hold the "
+    "claim, no lease is written), a `SELECT` of the rows, then one `UPDATE` marking them "
+    "sent. Sent rows stay in the table (dead index entries) until purged and vacuumed.",
 )
 RELAY.add(
     "raw sqlite3 batch UPDATE ... RETURNING",

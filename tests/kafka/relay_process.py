@@ -3,7 +3,7 @@
 Runs the `warehouse` service (PostgreSQL store in SCHEMA, Kafka transport, 1 s leases,
 batches of 50) whose relay publishes the outbox. MODE `die-after-delivery` kills the process
 with SIGKILL right after its first batch was acknowledged by Kafka and before the rows are
-marked sent; MODE `normal` relays until SIGTERM.
+marked sent (its claim's row locks end with its connection); MODE `normal` relays until SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
 from momentum import Service
 from momentum.kafka import KafkaConfig, KafkaTransport, TopicProvisioning
@@ -23,11 +25,18 @@ from momentum.settings import MomentumSettings, StoreSettings
 async def main(bootstrap: str, environment: str, url: str, schema: str, mode: str) -> None:
     store = PostgresStore(url, schema=schema, poll_interval=0.2)
     if mode == "die-after-delivery":
+        claim = store.claimed
 
         async def complete(ids: Sequence[int]) -> None:  # delivered, not yet marked sent
             os.kill(os.getpid(), signal.SIGKILL)
 
-        store.complete = complete  # type: ignore[method-assign]
+        @asynccontextmanager
+        async def claimed(*args: Any) -> AsyncIterator[Any]:
+            async with claim(*args) as rows:
+                rows.complete = complete  # type: ignore[method-assign]
+                yield rows
+
+        store.claimed = claimed  # type: ignore[method-assign]
     config = KafkaConfig(
         bootstrap_servers=bootstrap, provisioning=TopicProvisioning(enabled=True, partitions=3)
     )

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict, deque
 
 import pytest
-from store_support import Clock, MakeStore, add, record
+from store_support import Clock, MakeStore, add, dead_letter, record
 
 from momentum.runtime.store import MessageStore
 
@@ -208,6 +208,39 @@ class OrderingContract:
         assert await store.release(ids, owner="relay", error="oops") == 1
         again = await store.claim("", "relay", 10, 30)
         assert [(m.id, m.attempts) for m in again] == [(ids[0], 1)]
+
+    async def test_claimed_rows_are_held_while_the_block_runs_and_settled_in_it(
+        self, store: MessageStore, make_store: MakeStore, clock: Clock
+    ) -> None:
+        ids = await add(
+            store, record(1, key="k"), record(2, key="k"), record(3, key="j"), record(4)
+        )
+        other = await make_store(clock=clock)
+        letter = dead_letter(9, message_type="T", exception_type="E", tenant=None, failed_at=1)
+        async with store.claimed("", "relay", 10, 30) as claimed:
+            assert [m.id for m in claimed.rows] == ids
+            assert await other.claim("", "other", 10, 30) == []  # held: nothing, no follower
+            await claimed.complete([ids[0], ids[3]])
+            await claimed.release([ids[1]], available_at=clock.now + 60, error="broker down")
+            await claimed.bury(ids[2], letter)
+        assert await other.claim("", "other", 10, 30) == []  # 2 waits for its back-off
+        assert [d.exception_type for d in await store.dead_letters()] == ["E"]
+        clock.advance(61)
+        retried = await other.claim("", "other", 10, 30)
+        assert [(m.id, m.attempts, m.last_error) for m in retried] == [(ids[1], 1, "broker down")]
+
+    async def test_claimed_rows_left_unsettled_are_claimable_again(
+        self, store: MessageStore, make_store: MakeStore, clock: Clock
+    ) -> None:
+        ids = await add(store, record(1, key="k"), record(2, key="k"))
+        async with store.claimed("", "relay", 1, 30) as claimed:
+            assert [m.id for m in claimed.rows] == ids[:1]
+        async with store.claimed("", "relay", 10, 30) as again:  # not settled here either
+            # still leased (a leasing store) or free at once (row locks ended with the block)
+            assert [m.id for m in again.rows] in ([], ids)
+        clock.advance(31)  # at the latest once the lease expired
+        taken = await (await make_store(clock=clock)).claim("", "other", 10, 30)
+        assert [(m.id, m.attempts) for m in taken] == [(ids[0], 0), (ids[1], 0)]
 
     async def test_scheduled_row_waits_without_blocking_its_stream(
         self, store: MessageStore, clock: Clock

@@ -14,7 +14,7 @@ from store_support import MakeStore, add, record, wait_until
 
 from momentum.contracts.errors import StoreError
 from momentum.postgres import PostgresStore
-from momentum.postgres.store import _unbroken_runs
+from momentum.postgres.claims import unbroken_runs
 
 pytestmark = pytest.mark.postgres
 
@@ -139,6 +139,48 @@ class TestPostgresStore(StoreContract):
         assert time.monotonic() - started < 5  # poll_interval is 30 s: this was the NOTIFY
         assert len(await store.claim("", "relay", 10, 30)) == 1
 
+    async def _relay_backends(self, database_url: str) -> list[int]:
+        """Server pids of this schema's store connections idle inside a transaction."""
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
+            cursor = await c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+                " AND state = 'idle in transaction'",
+                (f"momentum:{self.schema}"[:63],),
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def test_rows_held_by_a_claim_whose_connection_dies_are_free_at_once(
+        self, store: PostgresStore, make_store: MakeStore, database_url: str
+    ) -> None:
+        ids = await add(store, record(1, key="k"), record(2, key="k"))
+        other = await make_store()
+        with pytest.raises(StoreError):
+            async with store.claimed("", "relay", 10, 30) as claimed:
+                assert [m.id for m in claimed.rows] == ids
+                assert await other.claim("", "other", 10, 30) == []
+                (pid,) = await self._relay_backends(database_url)  # the relay "crashes"
+                async with await psycopg.AsyncConnection.connect(
+                    database_url, autocommit=True
+                ) as admin:
+                    await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                await claimed.complete(ids)  # its connection is gone: nothing is marked
+        taken = await other.claim("", "other", 10, 30)  # no lease to wait for
+        assert [(m.id, m.attempts) for m in taken] == [(ids[0], 0), (ids[1], 0)]
+
+    async def test_a_claim_idle_longer_than_its_lease_is_disconnected(
+        self, store: PostgresStore, make_store: MakeStore, database_url: str
+    ) -> None:
+        ids = await add(store, record(1, key="k"))
+        other = await make_store()
+        with pytest.raises(StoreError):
+            async with store.claimed("", "hung", 10, 0.2) as claimed:  # hangs while publishing
+                assert [m.id for m in claimed.rows] == ids
+                deadline = time.monotonic() + 20
+                while await self._relay_backends(database_url):  # until the server ends it
+                    assert time.monotonic() < deadline, "idle session never terminated"
+                await claimed.complete(ids)
+        assert [m.id for m in await other.claim("", "other", 10, 30)] == ids
+
     async def test_driver_errors_become_store_errors(self, store: PostgresStore) -> None:
         with pytest.raises(StoreError, match="a transaction failed"):
             async with store.transaction() as tx:
@@ -150,6 +192,6 @@ def test_a_claim_keeps_each_stream_up_to_its_first_row_not_locked() -> None:
     picked = [(1, "t", "a"), (2, "t", "b"), (3, "t", "a"), (4, "t", None), (5, "t", "a")]
     locked = [1, 2, 5]  # 3 (stream a) is held elsewhere, 4 (unkeyed) too
     plan = [(i, d, k, False) for i, d, k in picked] + [(i, None, None, True) for i in locked]
-    assert _unbroken_runs(plan) == [1, 2]  # 5 must not overtake 3; 4 blocks nothing
+    assert unbroken_runs(plan) == [1, 2]  # 5 must not overtake 3; 4 blocks nothing
     plan = [(i, d, k, False) for i, d, k in picked] + [(i, None, None, True) for i in range(1, 6)]
-    assert _unbroken_runs(list(reversed(plan))) == [1, 2, 3, 4, 5]
+    assert unbroken_runs(list(reversed(plan))) == [1, 2, 3, 4, 5]

@@ -88,6 +88,10 @@ CLAIM_SETTINGS = "SELECT set_config('enable_bitmapscan', 'off', true)"
 filled table) the planner expects one unsent row and reads the window by a bitmap scan of
 every unsent row plus a sort instead of walking ``outbox_unsent`` in id order."""
 
+IDLE_LIMIT = "SELECT set_config('idle_in_transaction_session_timeout', %s, true)"
+"""Run in a relay's claim transaction (milliseconds): a relay that holds its rows' locks but
+stays idle longer (hung while publishing) is disconnected, which frees them."""
+
 HEAD_WINDOW_FACTOR = 2
 """The window holds ``limit * HEAD_WINDOW_FACTOR`` (at least 1,000) pending rows: room for as
 many rows held back (leased by other relays, behind a delayed row) as a claim takes. Each

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from momentum.contracts.errors import StoreError
 from momentum.postgres import queries, rows
+from momentum.postgres.claims import LockedRows, unbroken_runs
 from momentum.postgres.listener import NotifyListener
 from momentum.postgres.schema import migrate
 from momentum.postgres.transaction import PostgresTransaction, translated
@@ -58,27 +59,6 @@ def notify_channel(schema: str) -> str:
         return channel
     digest = hashlib.sha1(schema.encode()).hexdigest()[:12]
     return f"momentum.{schema[:40]}.{digest}"
-
-
-def _unbroken_runs(plan: Sequence[Any]) -> list[int]:
-    """The ids to lease among the rows :data:`queries.CLAIM_PLAN` picked and locked.
-
-    Each stream keeps its picked rows up to the first one that was not locked (a concurrent
-    relay holds or changed it), so a row never leaves without the rows before it.
-    """
-    locked = {row[0] for row in plan if row[3]}
-    picked = sorted(row[:3] for row in plan if not row[3])
-    cut: set[tuple[str, str | None, int | None]] = set()
-    ids: list[int] = []
-    for row_id, destination, key in picked:
-        stream = (destination, key, row_id if key is None else None)
-        if stream in cut:
-            continue
-        if row_id in locked:
-            ids.append(row_id)
-        else:
-            cut.add(stream)
-    return ids
 
 
 class PostgresStore:
@@ -251,13 +231,7 @@ class PostgresStore:
         if limit <= 0:
             return []
         now = self._now()
-        at = rows.to_datetime(now)
-        plan = {
-            "prefix": destination_prefix,
-            "now": at,
-            "limit": limit,
-            "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
-        }
+        plan = self._claim_plan(destination_prefix, limit, now)
         async with (
             self._connection("claiming outgoing messages") as conn,
             conn.pipeline(),  # BEGIN, the settings and the plan in one round trip
@@ -265,7 +239,7 @@ class PostgresStore:
         ):
             await conn.execute(queries.CLAIM_SETTINGS)
             cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
-            ids = _unbroken_runs(await cursor.fetchall())
+            ids = unbroken_runs(await cursor.fetchall())
             if not ids:
                 return []
             cursor = await conn.execute(
@@ -286,6 +260,56 @@ class PostgresStore:
         with translated(action, self._where):
             async with pool.connection() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def claimed(
+        self, destination_prefix: str, owner: str, limit: int, lease_seconds: float
+    ) -> AsyncIterator[LockedRows]:
+        """Rows picked as :meth:`claim` picks them, held by row locks until the block ends.
+
+        Nothing is written to claim them: the transaction that locked them stays open while
+        the block runs and commits what the block settled. Another relay skips the rows (and
+        what follows them in their streams). A holder that dies frees them at once; one idle
+        in the transaction longer than ``lease_seconds`` is disconnected by the server.
+        """
+        plan = self._claim_plan(destination_prefix, max(limit, 1), self._now())
+        idle_limit = str(max(1, round(lease_seconds * 1000)))
+        async with (
+            self._connection("claiming outgoing messages") as conn,
+            conn.transaction(),
+        ):
+            async with conn.pipeline():  # BEGIN, the settings and the plan in one round trip
+                await conn.execute(queries.CLAIM_SETTINGS)
+                await conn.execute(queries.IDLE_LIMIT, (idle_limit,))
+                cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
+                ids = unbroken_runs(await cursor.fetchall())
+            found: list[StoredMessage] = []
+            if ids:
+                cursor = await conn.execute(
+                    self._q(
+                        f"SELECT {rows.OUTBOX_COLUMNS} FROM {{s}}.outbox"
+                        " WHERE id = ANY(%s) ORDER BY id"
+                    ),
+                    (ids,),
+                    binary=True,
+                )
+                found = [rows.stored_message(row) for row in await cursor.fetchall()]
+            held = LockedRows(
+                PostgresTransaction(conn, self._schema, self._channel, self._clock, self._where),
+                found,
+            )
+            yield held
+        if held.released:
+            self._work.set()  # rows due again later: waiters recompute their next due time
+
+    @staticmethod
+    def _claim_plan(destination_prefix: str, limit: int, now: float) -> dict[str, Any]:
+        return {
+            "prefix": destination_prefix,
+            "now": rows.to_datetime(now),
+            "limit": limit,
+            "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
+        }
 
     async def complete(self, ids: Sequence[int]) -> None:
         """Mark rows as sent."""

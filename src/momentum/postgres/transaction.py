@@ -48,8 +48,20 @@ class PostgresTransaction:
         """The psycopg connection of the transaction, for business writes."""
         return self._connection
 
-    def _q(self, text: str) -> sql.Composed:
+    @property
+    def where(self) -> str:
+        """The database and schema, as errors name them."""
+        return self._where
+
+    def clock(self) -> float:
+        """The store's current time (POSIX seconds)."""
+        return self._clock()
+
+    def q(self, text: str) -> sql.Composed:
+        """``text`` with ``{s}`` as the store's schema."""
         return sql.SQL(text).format(s=self._s)
+
+    _q = q
 
     async def add_outgoing(self, records: Sequence[OutgoingRecord]) -> list[int]:
         """Write outbox rows and notify listeners at commit; returns the row ids."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from momentum.runtime.claim_loop import ClaimLoop, backoff
 from momentum.runtime.dead_letters import exception_name
 from momentum.runtime.ports import RecordTransport
-from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage
-from momentum.runtime.stored_dead_letters import bury, header_text
+from momentum.runtime.store import ClaimedRows, DeadLetter, MessageStore, StoredMessage
+from momentum.runtime.stored_dead_letters import header_text
 
 logger = logging.getLogger("momentum.relay")
 
@@ -93,25 +93,28 @@ class OutboxRelay(ClaimLoop):
     async def relay_once(self) -> int:
         """Claim one batch, publish it and settle every row; returns the rows claimed."""
         s = self.settings
-        rows = await self.store.claim(s.destination_prefix, s.owner, s.batch_size, s.lease_seconds)
-        if not rows:
-            return 0
-        results = await self.transport.publish_records([row.record for row in rows])
-        sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
-        if sent:
-            await self.store.complete(sent)
-            self.relayed += len(sent)
-        failed = [(row, e) for row, e in zip(rows, results, strict=True) if e is not None]
-        for row, error in failed:
-            await self._failed(row, error)
+        async with self.store.claimed(
+            s.destination_prefix, s.owner, s.batch_size, s.lease_seconds
+        ) as claimed:
+            rows = claimed.rows
+            if not rows:
+                return 0
+            results = await self.transport.publish_records([row.record for row in rows])
+            sent = [row.id for row, error in zip(rows, results, strict=True) if error is None]
+            if sent:
+                await claimed.complete(sent)
+                self.relayed += len(sent)
+            failed = [(row, e) for row, e in zip(rows, results, strict=True) if e is not None]
+            for row, error in failed:
+                await self._failed(claimed, row, error)
         return len(rows)
 
-    async def _failed(self, row: StoredMessage, error: BaseException) -> None:
+    async def _failed(self, claimed: ClaimedRows, row: StoredMessage, error: BaseException) -> None:
         self.failed += 1
         attempts = row.attempts + 1
         text = f"{type(error).__name__}: {error}"
         if attempts >= self.settings.max_attempts:
-            await self._dead_letter(row, error, attempts)
+            await self._dead_letter(claimed, row, error, attempts)
             return
         delay = backoff(attempts)
         logger.warning(
@@ -123,11 +126,11 @@ class OutboxRelay(ClaimLoop):
             text,
             delay,
         )
-        await self.store.release(
-            [row.id], owner=self.settings.owner, available_at=self._clock() + delay, error=text
-        )
+        await claimed.release([row.id], available_at=self._clock() + delay, error=text)
 
-    async def _dead_letter(self, row: StoredMessage, error: BaseException, attempts: int) -> None:
+    async def _dead_letter(
+        self, claimed: ClaimedRows, row: StoredMessage, error: BaseException, attempts: int
+    ) -> None:
         now = self._clock()
         record = row.record
         letter = DeadLetter(
@@ -141,7 +144,7 @@ class OutboxRelay(ClaimLoop):
             last_failure_at=now,
             group=self.settings.group,
         )
-        await bury(self.store, row.id, letter)
+        await claimed.bury(row.id, letter)
         self.dead_lettered += 1
         logger.error(
             "outbox row %d (%s to %s) moved to dead letters after %d failed publications: %s",

@@ -232,6 +232,69 @@ class StoreTransaction(Protocol):
 
 
 @runtime_checkable
+class ClaimedRows(Protocol):
+    """Outbox rows claimed for publication by :meth:`MessageStore.claimed`."""
+
+    @property
+    def rows(self) -> list[StoredMessage]:
+        """The rows, oldest first (empty when nothing was claimable)."""
+        ...
+
+    async def complete(self, ids: Sequence[int]) -> None:
+        """Mark rows as sent."""
+        ...
+
+    async def release(
+        self, ids: Sequence[int], *, available_at: float | None = None, error: str | None = None
+    ) -> None:
+        """Give rows back after a failed publication, counting an attempt.
+
+        As :meth:`MessageStore.release`: ``available_at`` delays the rows.
+        """
+        ...
+
+    async def bury(self, row_id: int, letter: DeadLetter) -> None:
+        """Store ``letter`` for the row and mark the row done."""
+        ...
+
+
+class LeasedRows:
+    """:class:`ClaimedRows` of a store that leases them (each call commits on its own).
+
+    Args:
+        store: The store the rows were claimed from with :meth:`MessageStore.claim`.
+        owner: The lease owner.
+        rows: The claimed rows.
+    """
+
+    def __init__(self, store: MessageStore, owner: str, rows: list[StoredMessage]) -> None:
+        self._store = store
+        self._owner = owner
+        self._rows = rows
+
+    @property
+    def rows(self) -> list[StoredMessage]:
+        """The claimed rows, oldest first."""
+        return self._rows
+
+    async def complete(self, ids: Sequence[int]) -> None:
+        """Mark rows as sent."""
+        await self._store.complete(ids)
+
+    async def release(
+        self, ids: Sequence[int], *, available_at: float | None = None, error: str | None = None
+    ) -> None:
+        """Unlease rows, counting an attempt (rows taken over meanwhile are left alone)."""
+        await self._store.release(ids, owner=self._owner, available_at=available_at, error=error)
+
+    async def bury(self, row_id: int, letter: DeadLetter) -> None:
+        """Store ``letter``, then mark the row done."""
+        async with self._store.transaction() as tx:
+            await tx.add_dead_letter(letter)
+        await self._store.complete([row_id])
+
+
+@runtime_checkable
 class MessageStore(Protocol):
     """Outbox, inbox and dead letters in one database, shared by the processes of a service."""
 
@@ -267,6 +330,20 @@ class MessageStore(Protocol):
         Rows come oldest first, and never a row whose stream (destination, key) has an older
         unsent row that this claim does not return, so concurrent relays keep per-key order.
         A row whose lease expired (its relay crashed) can be claimed again.
+        """
+        ...
+
+    def claimed(
+        self, destination_prefix: str, owner: str, limit: int, lease_seconds: float
+    ) -> AbstractAsyncContextManager[ClaimedRows]:
+        """Rows claimed as :meth:`claim` claims them, held while the block runs (the relay).
+
+        Settle each row inside the block (:class:`ClaimedRows`); a row left unsettled is
+        claimable again afterwards, with no attempt counted. A store may hold the rows by
+        row locks in a transaction that ends with the block (PostgreSQL: nothing written to
+        claim them; a holder that dies frees them at once, one idle longer than
+        ``lease_seconds`` is disconnected) or lease them as :meth:`claim` does (SQLite: its
+        single writer must not wait for a publication).
         """
         ...
 

@@ -18,6 +18,7 @@ from momentum.runtime.store import (
     DeadLetter,
     DeadLetterFilter,
     InboxKey,
+    LeasedRows,
     PurgeCounts,
     StoredMessage,
     StoreStats,
@@ -254,6 +255,18 @@ class SqliteStore:
             ) as cursor:
                 claimed = [rows.stored_message(row) for row in await cursor.fetchall()]
         return sorted(claimed, key=lambda message: message.id)
+
+    @asynccontextmanager
+    async def claimed(
+        self, destination_prefix: str, owner: str, limit: int, lease_seconds: float
+    ) -> AsyncIterator[LeasedRows]:
+        """Rows leased as :meth:`claim` leases them (each settled on its own).
+
+        The file's one writer never waits for a publication; a row left unsettled waits for
+        its lease to expire.
+        """
+        claimed = await self.claim(destination_prefix, owner, limit, lease_seconds)
+        yield LeasedRows(self, owner, claimed)
 
     async def complete(self, ids: Sequence[int]) -> None:
         """Mark rows as sent."""
