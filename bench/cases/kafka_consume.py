@@ -59,6 +59,7 @@ BENCHMARK.add(
     f"{_S}:faststream_consume",
     note="FastStream 0.7 `KafkaBroker` (aiokafka) `@broker.subscriber(topic, group_id=...)` "
     "with `async def handle(body: dict)` (JSON decoded); default ack policy ACK_FIRST "
-    "(aiokafka auto-commit every 5 s); `logger=None`. Records aiokafka prefetched between "
+    "(aiokafka auto-commit every 5 s); `logger=None`; 60 s session (its heartbeats share the "
+    "busy event loop). Records aiokafka prefetched between "
     "rounds are not accounted for (its rate is, if anything, flattered).",
 )

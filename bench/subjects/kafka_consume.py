@@ -177,7 +177,16 @@ async def faststream_consume() -> AsyncIterator[Run]:
         budget = Budget()
         broker = KafkaBroker(BOOTSTRAP, logger=None)
 
-        @broker.subscriber(topic, group_id=f"{env}-faststream", auto_offset_reset="earliest")
+        # aiokafka heartbeats from the event loop, which the other candidates keep busy for
+        # seconds while it waits for its turn: a longer session keeps it in its group (it was
+        # evicted and rejoined, and once stalled a run), without changing its handling.
+        @broker.subscriber(
+            topic,
+            group_id=f"{env}-faststream",
+            auto_offset_reset="earliest",
+            session_timeout_ms=60_000,
+            heartbeat_interval_ms=5_000,
+        )
         async def handle(body: dict[str, Any]) -> None:
             await budget.take()
 
