@@ -27,6 +27,7 @@ from momentum.contracts.errors import StoreError
 from momentum.runtime.store import InboxKey, MessageStore, OutgoingRecord
 
 if TYPE_CHECKING:
+    from momentum.contracts.envelope import Envelope
     from momentum.runtime.outbox import OutboxSession
 
 logger = logging.getLogger("momentum.outbox")
@@ -42,12 +43,17 @@ class Pending:
     Attributes:
         key: ``(message id, handler)``: its inbox row.
         session: What the handler produced: outbox rows and local deliveries.
-        description: For logs (``type id``).
+        envelope: The message (named in logs).
     """
 
     key: InboxKey
     session: OutboxSession
-    description: str
+    envelope: Envelope
+
+    @property
+    def description(self) -> str:
+        """``type id`` of the message, for logs."""
+        return f"{self.envelope.message_type} {self.key[0]}"
 
 
 class GroupCommit:

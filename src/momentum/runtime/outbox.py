@@ -198,7 +198,7 @@ class Durability:
         finally:
             _active.reset(token)
         commits = self.commits
-        commits.add(Pending(key, session, f"{envelope.message_type} {message_id}"))
+        commits.add(Pending(key, session, envelope))
         if commits.unsettled >= QUEUED_LIMIT:  # commits fall behind (or fail): hold the lane
             await commits.settle()
 
