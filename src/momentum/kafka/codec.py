@@ -14,13 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from momentum.contracts.cloudevents import decode, encode
 from momentum.contracts.envelope import Envelope, new_origin
 from momentum.contracts.errors import SerializationError
 from momentum.contracts.message_types import MessageTypeRegistry
 from momentum.contracts.serialization import Casing
+from momentum.runtime.ports import RejectedRecord
 
 logger = logging.getLogger("momentum.kafka.codec")
 
@@ -39,40 +39,13 @@ def encode_record(
     return record_key.encode(), value, headers
 
 
-@dataclass(frozen=True, slots=True)
-class PoisonRecord:
-    """A record that could not be decoded, as read, with why.
-
-    Attributes:
-        topic: Topic it was read from.
-        partition: Its partition.
-        offset: Its offset.
-        key: Its key, as read.
-        value: Its value, as read.
-        headers: Its headers, as read.
-        reason: The decode failure's reason code (``invalid-json``...).
-        error: The decode failure.
-        failed_at: When decoding failed (POSIX seconds).
-    """
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    reason: str
-    error: BaseException
-    failed_at: float
-
-
 class RecordDecoder:
     """Decodes records of the subscribed types; counts what it skips and what is poison."""
 
     def __init__(
         self,
         message_types: Iterable[type],
-        on_poison: Callable[[PoisonRecord], None] | None = None,
+        on_poison: Callable[[RejectedRecord], None] | None = None,
         owned_topics: Iterable[str] = (),
     ) -> None:
         self.registry = MessageTypeRegistry(message_types)
@@ -136,7 +109,7 @@ class RecordDecoder:
         error: BaseException,
     ) -> None:
         if self.on_poison is not None:
-            record = PoisonRecord(
+            record = RejectedRecord(
                 topic,
                 partition,
                 offset,

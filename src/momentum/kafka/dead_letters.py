@@ -30,9 +30,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
-from momentum.kafka.codec import PoisonRecord
 from momentum.kafka.provisioning import dead_letter_topic
 from momentum.runtime.dead_letters import DeadLetterRecord
+from momentum.runtime.ports import RejectedRecord
 
 logger = logging.getLogger("momentum.kafka.dead_letters")
 
@@ -77,20 +77,18 @@ def dead_letter_headers(record: DeadLetterRecord) -> list[tuple[str, bytes]]:
     return headers
 
 
-def poison_headers(
-    reason: str, error: BaseException, topic: str, partition: int, offset: int, failed_at: float
-) -> list[tuple[str, bytes]]:
+def poison_headers(poison: RejectedRecord) -> list[tuple[str, bytes]]:
     """Headers of a poison record (one that could not be decoded) on its dead-letter topic."""
-    klass = type(error)
+    klass = type(poison.error)
     return [
-        (PREFIX + "reason", reason.encode()),
+        (PREFIX + "reason", poison.reason.encode()),
         (PREFIX + "exception-type", f"{klass.__module__}.{klass.__qualname__}".encode()),
-        (PREFIX + "exception-message", str(error).encode()),
+        (PREFIX + "exception-message", str(poison.error).encode()),
         (PREFIX + "attempts", b"0"),
-        (PREFIX + "failed-at", _time(failed_at)),
-        (PREFIX + "original-topic", topic.encode()),
-        (PREFIX + "original-partition", str(partition).encode()),
-        (PREFIX + "original-offset", str(offset).encode()),
+        (PREFIX + "failed-at", _time(poison.failed_at)),
+        (PREFIX + "original-topic", poison.topic.encode()),
+        (PREFIX + "original-partition", str(poison.partition).encode()),
+        (PREFIX + "original-offset", str(poison.offset).encode()),
     ]
 
 
@@ -107,17 +105,10 @@ class PoisonForwarder:
         self._producer = Producer(producer_config)
         self._give_up_after = give_up_after
 
-    def __call__(self, poison: PoisonRecord) -> None:
+    def __call__(self, poison: RejectedRecord) -> None:
         """Dead-letter one poison record (blocking until acknowledged or given up)."""
         topic = dead_letter_topic(poison.topic)
-        extra = poison_headers(
-            poison.reason,
-            poison.error,
-            poison.topic,
-            poison.partition,
-            poison.offset,
-            poison.failed_at,
-        )
+        extra = poison_headers(poison)
         headers: list[tuple[str, str | bytes | None]] = [*poison.headers, *extra]
         deadline = time.monotonic() + self._give_up_after
         delivered: list[Any] = []

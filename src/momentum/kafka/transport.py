@@ -25,7 +25,7 @@ from momentum.contracts.cloudevents import Writer, encode_with_id, record_writer
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
 from momentum.contracts.partitioning import partition_key
-from momentum.kafka.codec import TRANSPORT_NAME, PoisonRecord, RecordDecoder, encode_record
+from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
 from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
@@ -127,26 +127,15 @@ class KafkaTransport:
         """Also hand each poison record to ``sink`` (the store's dead letters) before commit."""
         self._rejected_sink = sink
 
-    def _poisoned(self, poison: PoisonRecord) -> None:
+    def _poisoned(self, poison: RejectedRecord) -> None:
         """On the consumer thread: to ``<topic>.dlq``, then to the sink, then done."""
         forwarder, sink, loop = self._poison, self._rejected_sink, self._loop
         if forwarder is not None:
             forwarder(poison)
         if sink is None or loop is None:
             return
-        rejected = RejectedRecord(
-            poison.topic,
-            poison.partition,
-            poison.offset,
-            poison.key,
-            poison.value,
-            list(poison.headers),
-            poison.reason,
-            poison.error,
-            poison.failed_at,
-        )
         try:
-            asyncio.run_coroutine_threadsafe(sink(rejected), loop).result(REJECTED_TIMEOUT)
+            asyncio.run_coroutine_threadsafe(sink(poison), loop).result(REJECTED_TIMEOUT)
         except Exception as exc:  # the consumer must not stall on a failing store
             logger.error(
                 "poison record %s[%d]@%d could not be stored as a dead letter (%r); it is on "
