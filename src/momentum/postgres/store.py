@@ -231,15 +231,12 @@ class PostgresStore:
         if limit <= 0:
             return []
         now = self._now()
-        plan = self._claim_plan(destination_prefix, limit, now)
         async with (
             self._connection("claiming outgoing messages") as conn,
             conn.pipeline(),  # BEGIN, the settings and the plan in one round trip
             conn.transaction(),
         ):
-            await conn.execute(queries.CLAIM_SETTINGS)
-            cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
-            ids = unbroken_runs(await cursor.fetchall())
+            ids = await self._pick(conn, destination_prefix, limit, now)
             if not ids:
                 return []
             cursor = await conn.execute(
@@ -272,17 +269,14 @@ class PostgresStore:
         what follows them in their streams). A holder that dies frees them at once; one idle
         in the transaction longer than ``lease_seconds`` is disconnected by the server.
         """
-        plan = self._claim_plan(destination_prefix, max(limit, 1), self._now())
         idle_limit = str(max(1, round(lease_seconds * 1000)))
         async with (
             self._connection("claiming outgoing messages") as conn,
             conn.transaction(),
         ):
             async with conn.pipeline():  # BEGIN, the settings and the plan in one round trip
-                await conn.execute(queries.CLAIM_SETTINGS)
                 await conn.execute(queries.IDLE_LIMIT, (idle_limit,))
-                cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
-                ids = unbroken_runs(await cursor.fetchall())
+                ids = await self._pick(conn, destination_prefix, max(limit, 1), self._now())
             found: list[StoredMessage] = []
             if ids:
                 cursor = await conn.execute(
@@ -302,14 +296,19 @@ class PostgresStore:
         if held.released:
             self._work.set()  # rows due again later: waiters recompute their next due time
 
-    @staticmethod
-    def _claim_plan(destination_prefix: str, limit: int, now: float) -> dict[str, Any]:
-        return {
+    async def _pick(
+        self, conn: AsyncConnection[Any], destination_prefix: str, limit: int, now: float
+    ) -> list[int]:
+        """Run the claim plan in ``conn``'s transaction: the ids picked and locked, in order."""
+        plan = {
             "prefix": destination_prefix,
             "now": rows.to_datetime(now),
             "limit": limit,
             "window": max(limit * queries.HEAD_WINDOW_FACTOR, 1000),
         }
+        await conn.execute(queries.CLAIM_SETTINGS)
+        cursor = await conn.execute(self._q(queries.CLAIM_PLAN), plan)
+        return unbroken_runs(await cursor.fetchall())
 
     async def complete(self, ids: Sequence[int]) -> None:
         """Mark rows as sent."""

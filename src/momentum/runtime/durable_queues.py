@@ -22,8 +22,8 @@ from momentum.contracts.envelope import Origin
 from momentum.contracts.errors import SerializationError, StoreError
 from momentum.runtime.claim_loop import ClaimLoop
 from momentum.runtime.records import RecordReader
-from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage, local_handler
-from momentum.runtime.stored_dead_letters import bury, header_text
+from momentum.runtime.store import DeadLetter, MessageStore, StoredMessage, bury, local_handler
+from momentum.runtime.stored_dead_letters import header_text
 
 if TYPE_CHECKING:
     from momentum.contracts.envelope import Envelope

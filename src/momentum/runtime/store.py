@@ -289,9 +289,14 @@ class LeasedRows:
 
     async def bury(self, row_id: int, letter: DeadLetter) -> None:
         """Store ``letter``, then mark the row done."""
-        async with self._store.transaction() as tx:
-            await tx.add_dead_letter(letter)
-        await self._store.complete([row_id])
+        await bury(self._store, row_id, letter)
+
+
+async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
+    """Store ``letter`` for the outbox row ``row_id``, then mark the row done."""
+    async with store.transaction() as tx:
+        await tx.add_dead_letter(letter)
+    await store.complete([row_id])
 
 
 @runtime_checkable

@@ -19,13 +19,6 @@ def header_text(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     return value.decode(errors="replace") or None
 
 
-async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
-    """Store ``letter`` for the outbox row ``row_id``, then mark the row done."""
-    async with store.transaction() as tx:
-        await tx.add_dead_letter(letter)
-    await store.complete([row_id])
-
-
 def destination_of(
     record: DeadLetterRecord, topic_of: Callable[[type], str | None], group: str
 ) -> str:
