@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from bench.framework import Benchmark, Config, Run
 
@@ -28,40 +27,14 @@ def _bounds(config: Config) -> Config:
 
 
 @asynccontextmanager
-async def _started_service() -> AsyncIterator[Any]:
-    """A started publishing ``Service`` over a ``KafkaTransport`` (as ``bus.publish`` uses)."""
-    from bench.subjects.kafka_support import (
-        CashierCreated,
-        cashier_created,
-        environment,
-        kafka_config,
-        topic_of,
-        topics,
-    )
-    from momentum import Service
-    from momentum.kafka import KafkaTransport
-
-    env = environment()
-    async with topics([topic_of(CashierCreated, env)]):
-        service = Service(
-            "bench-publisher",
-            "BenchKafka",
-            transport=KafkaTransport(kafka_config()),
-            environment=env,
-        )
-        async with service:
-            await service.bus.publish(cashier_created())  # connected, topic metadata known
-            yield service
-
-
-@asynccontextmanager
 async def publish_records_pre_encoded() -> AsyncIterator[Run]:
     """One ``KafkaTransport.publish_records`` of n copies of one pre-encoded record."""
+    from bench.subjects.kafka_publish import started_service
     from bench.subjects.kafka_support import cashier_created
     from momentum.contracts.partitioning import partition_key
     from momentum.runtime.ports import Destination
 
-    async with _started_service() as service:
+    async with started_service() as service:
         runtime = service.runtime
         transport = runtime.transport
         event = cashier_created()
@@ -79,9 +52,10 @@ async def publish_records_pre_encoded() -> AsyncIterator[Run]:
 @asynccontextmanager
 async def publish_many() -> AsyncIterator[Run]:
     """One ``await service.bus.publish_many(events)`` of n events."""
+    from bench.subjects.kafka_publish import started_service
     from bench.subjects.kafka_support import cashier_created
 
-    async with _started_service() as service:
+    async with started_service() as service:
         bus = service.bus
         event = cashier_created()
 

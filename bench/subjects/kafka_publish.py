@@ -71,8 +71,8 @@ async def raw_produce() -> AsyncIterator[Run]:
 
 
 @asynccontextmanager
-async def momentum_publish() -> AsyncIterator[Run]:
-    """``asyncio.gather`` of n ``service.bus.publish(event)`` (each awaits its ack)."""
+async def started_service() -> AsyncIterator[Any]:
+    """A started publishing ``Service`` over a ``KafkaTransport``, connected (one event sent)."""
     from momentum import Service
     from momentum.kafka import KafkaTransport
 
@@ -84,12 +84,19 @@ async def momentum_publish() -> AsyncIterator[Run]:
             transport=KafkaTransport(kafka_config()),
             environment=env,
         )
-        event = cashier_created()
         async with service:
-            bus = service.bus
-            await bus.publish(event)
+            await service.bus.publish(cashier_created())  # connected, topic metadata known
+            yield service
 
-            async def run(n: int) -> None:
-                await asyncio.gather(*[bus.publish(event) for _ in range(n)])
 
-            yield run
+@asynccontextmanager
+async def momentum_publish() -> AsyncIterator[Run]:
+    """``asyncio.gather`` of n ``service.bus.publish(event)`` (each awaits its ack)."""
+    async with started_service() as service:
+        bus = service.bus
+        event = cashier_created()
+
+        async def run(n: int) -> None:
+            await asyncio.gather(*[bus.publish(event) for _ in range(n)])
+
+        yield run
