@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -30,3 +31,31 @@ def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 
         return [tp.offset for tp in sorted(found, key=lambda tp: tp.partition)]
     finally:
         consumer.close()
+
+
+def read_records(bootstrap: str, topic: str, count: int, limit: float = TIMEOUT) -> list[Any]:
+    """The first `count` records of `topic` (every partition, from the start), as polled.
+
+    Blocking: run it with `asyncio.to_thread`. Fails after `limit` seconds.
+    """
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{topic}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    reader.subscribe([topic])
+    found: list[Any] = []
+    deadline = time.monotonic() + limit
+    try:
+        while len(found) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"read {len(found)} of {count} records of {topic}")
+            record = reader.poll(0.5)
+            if record is not None and record.error() is None:
+                found.append(record)
+    finally:
+        reader.close()
+    return found

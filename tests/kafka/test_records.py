@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from kafka_support import read_records, wait_for
 from momentum_kafka_events import AuditNoted, OrderPlaced
 
-from momentum import Envelope, Service, topic_name
+from momentum import Envelope, Service, tenant_scope, topic_name
 from momentum.contracts import cloudevents
 from momentum.contracts.cloudevents import encode
 from momentum.contracts.envelope import Origin
@@ -401,12 +402,61 @@ async def test_bus_publish_many_raises_the_first_failure_after_sending_the_rest(
 async def test_bus_publish_many_waits_for_queue_space_and_stays_in_key_order(
     make_config: Callable[..., KafkaConfig], environment: str
 ) -> None:
+    # No tracker: the root bus hands the new messages over without envelopes (add_new).
     seen: list[tuple[object, Envelope]] = []
     config = make_config(producer={"queue.buffering.max.messages": 10})
     shop = Service("shop", "Shop", transport=KafkaTransport(config), environment=environment)
     billing = reader(config, environment, seen)
-    async with shop, billing, tracked(shop, billing, timeout=60):
+    async with shop, billing:
         await shop.bus.publish_many(OrderPlaced(f"c{seq % 2}", seq) for seq in range(200))
+        await wait_for(lambda: len(seen) == 200, "200 records handled", 60)
     placed = [(e.customer, e.seq) for e, _ in seen if isinstance(e, OrderPlaced)]
     for c in range(2):
         assert [s for customer, s in placed if customer == f"c{c}"] == list(range(c, 200, 2))
+
+
+async def test_root_bus_publish_many_writes_what_publish_writes(
+    make_config: Callable[..., KafkaConfig], environment: str
+) -> None:
+    seen: list[tuple[object, Envelope]] = []
+    config = make_config()
+    shop = Service("shop", "Shop", transport=KafkaTransport(config), environment=environment)
+    billing = reader(config, environment, seen)
+    async with shop, billing:
+        with tenant_scope("t-7"):
+            await shop.bus.publish(OrderPlaced("ada", 0))  # the single publish, to compare
+            await shop.bus.publish_many(
+                [OrderPlaced("ada", 1), AuditNoted("batch"), OrderPlaced("bob", 2)]
+            )
+        await wait_for(lambda: len(seen) == 4, "4 records handled")
+    by_seq = {e.seq: envelope for e, envelope in seen if isinstance(e, OrderPlaced)}
+    (audit,) = [envelope for e, envelope in seen if isinstance(e, AuditNoted)]
+    single, batch = by_seq[0], [by_seq[1], audit, by_seq[2]]
+    assert {envelope.source for envelope in batch} == {single.source} == {"/shop/shop"}
+    assert {envelope.tenant_id for envelope in [single, *batch]} == {"t-7"}
+    assert len({envelope.message_id for envelope in [single, *batch]}) == 4
+    assert len({envelope.created for envelope in batch}) == 1  # one call, one time
+    assert single.created <= batch[0].created <= time.time()
+    for envelope in [single, *batch]:
+        assert envelope.correlation_id is None and envelope.causation_id is None
+        assert envelope.attempts == 1 and envelope.message_id.version == 4
+    # as records: the same headers in the same order as the single publish, keyed alike
+    bootstrap = config.bootstrap_servers
+    orders = await asyncio.to_thread(
+        read_records, bootstrap, topic_name(OrderPlaced, environment), 3
+    )
+    (audit_record,) = await asyncio.to_thread(
+        read_records, bootstrap, topic_name(AuditNoted, environment), 1
+    )
+    assert audit_record.key() == str(audit.message_id).encode()  # keyless: the message id
+    by_id = {dict(r.headers())["ce_id"].decode(): r for r in orders}
+    first, *rest = [by_id[str(envelope.message_id)] for envelope in (single, by_seq[1], by_seq[2])]
+    assert [r.key() for r in (first, *rest)] == [b"ada", b"ada", b"bob"]
+    constant = ("ce_specversion", "ce_type", "ce_source", "content-type", "ce_tenantid")
+    for record in [*rest, audit_record]:
+        assert [name for name, _ in record.headers()] == [name for name, _ in first.headers()]
+    for record in rest:
+        headers, expected = dict(record.headers()), dict(first.headers())
+        assert {name: headers[name] for name in constant} == {
+            name: expected[name] for name in constant
+        }

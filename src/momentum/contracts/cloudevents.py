@@ -101,6 +101,12 @@ _HEADER_ATTRIBUTES: Final = {PREFIX + name: name for name in _KNOWN}
 Writer = Callable[[Envelope, str, "str | None"], tuple[bytes, Headers]]
 """``write(envelope, message_id, source)`` -> ``(value, headers)`` for one class and casing."""
 
+NewMessageWriter = Callable[[Any, str, "str | None"], tuple[bytes, Headers]]
+"""``write(message, message_id, tenant_id)`` -> ``(value, headers)`` of a new message.
+
+One class, casing, source and creation time (:func:`new_message_writer`).
+"""
+
 _WRITERS: dict[tuple[type, str], Writer] = {}
 _SOURCES: dict[str, tuple[str, bytes]] = {}
 _TYPE: Final = f"{PREFIX}type"
@@ -178,10 +184,25 @@ def record_writer(cls: type, casing: Casing = DEFAULT_CASING) -> Writer:
     return found
 
 
-def _writer(cls: type, casing: Casing) -> Writer:
+def _payload_writers(
+    cls: type, casing: Casing
+) -> tuple[Callable[..., bytes] | None, Callable[[Any], bytes]]:
+    """``(to_json, encode_checked)``: the fast serializer of ``cls`` and the checked one.
+
+    ``to_json`` is ``None`` when the class has no fast serializer; ``encode_checked``
+    raises :class:`MessageEncodeError`.
+    """
     codec = serialization.codec(cls, casing)
-    to_json, encode_checked = codec.serializer(), codec.encode
-    type_header = (_TYPE, message_type_name(cls).encode())
+    return codec.serializer(), codec.encode
+
+
+def _type_header(cls: type) -> tuple[str, bytes]:
+    return (_TYPE, message_type_name(cls).encode())
+
+
+def _writer(cls: type, casing: Casing) -> Writer:
+    to_json, encode_checked = _payload_writers(cls, casing)
+    type_header = _type_header(cls)
     spec, content_type = _SPEC_HEADER, _CONTENT_TYPE_HEADER
     sources = _SOURCES
 
@@ -224,6 +245,56 @@ def _writer(cls: type, casing: Casing) -> Writer:
             headers.append((_ATTEMPTS, str(envelope.attempts).encode()))
         if envelope.headers:
             _append_headers(headers, envelope.headers)
+        return value, headers
+
+    return write
+
+
+def new_message_writer(
+    cls: type, source: str, created: float, casing: Casing = DEFAULT_CASING
+) -> NewMessageWriter:
+    """What :func:`record_writer` writes for the envelope of a new message, without one.
+
+    A new message is what a service's root bus publishes: ``write(message, message_id,
+    tenant_id)`` gives the record of ``Envelope(message, message_id=..., tenant_id=...,
+    source=source, created=created)`` (no correlation, causation or other headers; first
+    attempt), header for header, at the cost of the payload and three headers: the type,
+    source and time headers are written once here. ``bus.publish_many`` makes one per class
+    and batch.
+
+    Raises:
+        MessageEncodeError: The class cannot be serialized, or ``source`` is empty.
+    """
+    if not source:
+        raise MessageEncodeError(
+            f"{cls.__qualname__}: no source (the producing service's URN, CloudEvents "
+            "`source`) for new messages",
+            message_type=cls,
+        )
+    to_json, encode_checked = _payload_writers(cls, casing)
+    spec, type_header, content_type = _SPEC_HEADER, _type_header(cls), _CONTENT_TYPE_HEADER
+    source_header = _SOURCES.get(source) or _source_header(source)
+    time_header = _time_header(created)[1]
+    tenants = _tenant_headers
+
+    def write(message: Any, message_id: str, tenant: str | None) -> tuple[bytes, Headers]:
+        if to_json is None:
+            value = encode_checked(message)
+        else:
+            try:
+                value = to_json(message, by_alias=True)
+            except Exception:
+                value = encode_checked(message)  # raises the typed error (or succeeds alike)
+        headers: Headers = [
+            spec,
+            (_ID, message_id.encode()),
+            type_header,
+            source_header,
+            time_header,
+            content_type,
+        ]
+        if tenant is not None:
+            headers.append(tenants.get(tenant) or _tenant_header(tenant))
         return value, headers
 
     return write

@@ -24,29 +24,28 @@ from momentum.contracts.message_types import message_type_name
 ID_BLOCK: Final = 256
 """How many random message ids :func:`new_message_id_text` makes per ``os.urandom`` call."""
 
-_HEX_POSITIONS: Final = tuple(q for q in range(36) if q not in (8, 13, 18, 23))
-"""Where each of the 32 hex digits of a UUID goes in its canonical 36-character text."""
 _VARIANT: Final = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
-"""The RFC 4122 variant (``10xx``) applied to the hex digit at canonical position 19."""
+"""The RFC 4122 variant (``10xx``) applied to the first hex digit of the fourth group."""
 
 
 def _id_block(count: int = ID_BLOCK) -> list[str]:
     """``count`` new version 4 UUIDs in canonical text, as ``str(uuid.uuid4())`` writes them.
 
-    The digits come from ``os.urandom`` (as ``uuid4``); the text is laid out with strided
-    slice copies instead of formatting each id.
+    The digits come from ``os.urandom`` (as ``uuid4``), written in groups of four
+    (``aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh-``, 40 characters an id); strided slice
+    writes set the version and variant digits and blank the three dashes the canonical
+    ``aaaabbbb-cccc-dddd-eeee-ffffgggghhhh`` does not have, instead of formatting each id.
     """
-    digits = os.urandom(16 * count).hex().encode()
-    text = bytearray(b"-" * (37 * count))
-    for position, target in enumerate(_HEX_POSITIONS):
-        column = digits[position::32]
-        if target == 14:
-            column = b"4" * count  # the version
-        elif target == 19:
-            column = column.translate(_VARIANT)
-        text[target::37] = column
-    text[36::37] = b" " * count
-    return text.decode().split()
+    text = bytearray(os.urandom(16 * count).hex("-", 2).encode())
+    text += b"-"
+    text[15::40] = b"4" * count  # the version
+    text[20::40] = text[20::40].translate(_VARIANT)
+    dropped = b"\0" * count
+    text[4::40] = dropped
+    text[29::40] = dropped
+    text[34::40] = dropped
+    text[39::40] = b" " * count
+    return text.translate(None, b"\0").decode().split()
 
 
 _ids: Iterator[str] = iter(())

@@ -21,8 +21,15 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from momentum.contracts.cloudevents import Writer, encode_with_id, record_writer
-from momentum.contracts.envelope import Envelope
+from momentum.contracts.cloudevents import (
+    Headers,
+    NewMessageWriter,
+    Writer,
+    encode_with_id,
+    new_message_writer,
+    record_writer,
+)
+from momentum.contracts.envelope import Envelope, new_message_id_text
 from momentum.contracts.errors import TransportError
 from momentum.contracts.partitioning import partition_key
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
@@ -193,15 +200,16 @@ class KafkaTransport:
         if delivery.outcome is not None:
             raise delivery_error(topic, delivery.outcome)
 
-    def publish_batch(self) -> PublishBatch:
+    def publish_batch(self, source: str, created: float) -> PublishBatch:
         """A batch for ``bus.publish_many``: add envelopes one by one, then settle it.
 
-        Raises :class:`TransportError` when the transport is not started.
+        ``source`` and ``created`` are those of the new messages :meth:`PublishBatch.add_new`
+        takes. Raises :class:`TransportError` when the transport is not started.
         """
         producer = self._producer
         if producer is None:
             raise TransportError("the Kafka transport is not started")
-        return PublishBatch(self, producer)
+        return PublishBatch(self, producer, source, created)
 
     def encode(self, envelope: Envelope, destination: Destination) -> OutgoingRecord:
         """The record :meth:`publish` would write for ``envelope`` at ``destination``.
@@ -410,12 +418,13 @@ class PublishBatch:
 
     What ``bus.publish_many`` runs on Kafka: :meth:`add` encodes an envelope (CloudEvents
     binary, as :meth:`KafkaTransport.encode`) and produces it at once, so nothing of a record
-    outlives its ``produce`` call; one :class:`~momentum.kafka.producer.StreamDelivery`
+    outlives its ``produce`` call; :meth:`add_new` does the same for a new message of the
+    root bus without an envelope. One :class:`~momentum.kafka.producer.StreamDelivery`
     counts the reports of the whole batch. Records keep their order per partition (so per
     key), as librdkafka keeps it with idempotence on.
 
     ```python
-    batch = transport.publish_batch()
+    batch = transport.publish_batch(source, time.time())
     try:
         for envelope, topic, key in items:
             while not batch.add(envelope, topic, key):
@@ -431,22 +440,29 @@ class PublishBatch:
         "_blocked",
         "_casing",
         "_closed",
+        "_created",
         "_delivery",
+        "_new_writers",
         "_produce",
         "_produced",
         "_producer",
         "_provisioning",
         "_report",
+        "_source",
         "_transport",
         "_unavailable",
         "_writers",
     )
 
-    def __init__(self, transport: KafkaTransport, producer: AsyncProducer) -> None:
+    def __init__(
+        self, transport: KafkaTransport, producer: AsyncProducer, source: str, created: float
+    ) -> None:
         self._transport = transport
         self._producer = producer
         self._casing = transport.config.casing
         self._provisioning = transport.config.provisioning.enabled
+        self._source = source
+        self._created = created
         client, self._delivery = producer.open()
         self._report = self._delivery.report
         self._produce = client.produce
@@ -455,6 +471,7 @@ class PublishBatch:
         self._blocked: str | None = None
         self._unavailable: dict[str, BaseException] = {}
         self._writers: dict[type, Writer] = {}
+        self._new_writers: dict[type, NewMessageWriter] = {}
 
     def add(self, envelope: Envelope, topic: str, key: str | None) -> bool:
         """Encode ``envelope`` and produce it to ``topic`` keyed by ``key`` (else its id).
@@ -464,19 +481,33 @@ class PublishBatch:
         :meth:`close` it); one ``produce`` refuses fails the batch, which goes on.
         """
         if self._provisioning and not self._transport.provisioned(topic):
-            failure = self._unavailable.get(topic)
-            if failure is None:
-                self._blocked = topic
-                return False
-            self._delivery.fail(topic, f"not provisioned: {failure}")
-            return True
-        message_id = envelope._id_text or envelope.message_id_text
+            return self._unprovisioned(topic)
+        message_id = envelope.message_id_text
         cls = type(envelope.message)
         write = self._writers.get(cls)
         if write is None:
             write = self._writers[cls] = record_writer(cls, self._casing)
         value, headers = write(envelope, message_id, None)
-        try:
+        return self._send(topic, value, message_id if key is None else key, headers)
+
+    def add_new(self, message: Any, topic: str, key: str | None, tenant_id: str | None) -> bool:
+        """:meth:`add` of a new message of the batch's source and time, with a fresh id.
+
+        The record is that of ``Envelope(message, tenant_id=tenant_id, source=source,
+        created=created)`` (:func:`~momentum.contracts.cloudevents.new_message_writer`); no
+        envelope is made. Returns and raises as :meth:`add`.
+        """
+        if self._provisioning and not self._transport.provisioned(topic):
+            return self._unprovisioned(topic)
+        cls = type(message)
+        write = self._new_writers.get(cls)
+        if write is None:
+            write = self._new_writers[cls] = new_message_writer(
+                cls, self._source, self._created, self._casing
+            )
+        message_id = new_message_id_text()
+        value, headers = write(message, message_id, tenant_id)
+        try:  # self._send inlined: the hot path of publish_many
             self._produce(
                 topic,
                 value,
@@ -490,6 +521,26 @@ class PublishBatch:
             self._delivery.fail(topic, produce_error(exc))
             return True
         self._produced += 1
+        return True
+
+    def _send(self, topic: str, value: bytes, key: str, headers: Headers) -> bool:
+        try:
+            self._produce(topic, value, key, headers=headers, on_delivery=self._report)
+        except BufferError:
+            return False
+        except (KafkaException, ValueError, TypeError) as exc:
+            self._delivery.fail(topic, produce_error(exc))
+            return True
+        self._produced += 1
+        return True
+
+    def _unprovisioned(self, topic: str) -> bool:
+        """``False`` (:meth:`wait` provisions ``topic``) or, once that failed, the failure."""
+        failure = self._unavailable.get(topic)
+        if failure is None:
+            self._blocked = topic
+            return False
+        self._delivery.fail(topic, f"not provisioned: {failure}")
         return True
 
     async def wait(self) -> None:

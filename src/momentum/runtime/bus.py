@@ -112,12 +112,8 @@ class MessageBus:
             TransportError: The first record the transport failed to deliver (the others
                 of the batch were still sent).
         """
-        if self._message is None:  # the root bus: envelopes made as they are sent
-            source, created = self._runtime.source, time.time()
-            await self._runtime.publish_many(
-                outgoing_envelope(message, tenant_of(message), source, created)
-                for message in messages
-            )
+        if self._message is None:  # the root bus: new messages of this service
+            await self._runtime.publish_new(messages, time.time())
             return
         await self._runtime.publish_many(self.envelope_for(message) for message in messages)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from momentum.contracts.discovery import discover_events
-from momentum.contracts.envelope import Envelope
+from momentum.contracts.envelope import Envelope, outgoing_envelope
 from momentum.contracts.errors import (
     ConfigurationError,
     HandlerConfigurationError,
@@ -26,6 +27,7 @@ from momentum.contracts.errors import (
 )
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import partition_key, partition_key_function
+from momentum.contracts.tenancy import current_tenant, tenant_field, tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
@@ -134,6 +136,7 @@ class BusRuntime:
         self._pause_timers: set[asyncio.TimerHandle] = set()
         self._breaker_settings = circuit_breaker
         self._topics: dict[type, str | None] = {}
+        self._batch_routes: dict[type, tuple[str, Callable[[Any], str | None]] | None] = {}
         self.root_bus = MessageBus(self)
         self.tracker: ActivityLog | None = None
         self.invokers: dict[type, Invoker] = {}
@@ -470,7 +473,7 @@ class BusRuntime:
                 await self.publish(envelope)
             return
         if isinstance(transport, BatchTransport):
-            await self._publish_batch(transport.publish_batch(), envelopes)
+            await self._publish_batch(transport.publish_batch(self.source, time.time()), envelopes)
             return
         if not isinstance(transport, RecordTransport):
             for envelope in envelopes:
@@ -491,9 +494,53 @@ class BusRuntime:
                 if outcome is not None:
                     raise outcome
 
+    async def publish_new(self, messages: Iterable[Any], created: float) -> None:
+        """:meth:`publish_many` of new messages of this service (the root bus's batches).
+
+        Each message gets the envelope :func:`outgoing_envelope` makes (its tenant, this
+        service's source, ``created``). On a :class:`BatchTransport`, outside a store
+        transaction and with no tracker watching, transport-bound messages are handed over
+        without one (:meth:`EnvelopeBatch.add_new`).
+        """
+        transport = self.transport
+        source = self.source
+        if (
+            self.tracker is not None
+            or not isinstance(transport, BatchTransport)
+            or active_session() is not None
+        ):
+            await self.publish_many(
+                outgoing_envelope(message, tenant_of(message), source, created)
+                for message in messages
+            )
+            return
+        batch = transport.publish_batch(source, created)
+        routes = self._batch_routes
+        add = batch.add_new
+        scoped = current_tenant()  # one context for the whole call
+        try:
+            for message in messages:
+                cls = type(message)
+                try:
+                    route = routes[cls]
+                except KeyError:
+                    route = self._batch_route(cls)
+                if route is None:
+                    envelope = outgoing_envelope(message, tenant_of(message), source, created)
+                    await self.publish(envelope)
+                    continue
+                tenant = scoped if scoped is not None else tenant_field(message)
+                key = route[1](message)
+                while not add(message, route[0], key, tenant):
+                    await batch.wait()
+        except BaseException:
+            batch.close()  # what was produced is still delivered
+            raise
+        await batch.settle()
+
     async def _publish_batch(self, batch: EnvelopeBatch, envelopes: Iterable[Envelope]) -> None:
         """Add each transport-bound envelope to ``batch`` (others are published), settle it."""
-        routes: dict[type, tuple[str, Callable[[Any], str | None]] | None] = {}
+        routes = self._batch_routes
         add = batch.add
         try:
             for envelope in envelopes:
@@ -502,10 +549,7 @@ class BusRuntime:
                 try:
                     route = routes[cls]
                 except KeyError:
-                    topic = self.topic_of(cls)
-                    route = routes[cls] = (
-                        None if topic is None else (topic, partition_key_function(cls))
-                    )
+                    route = self._batch_route(cls)
                 if route is None:
                     await self.publish(envelope)
                     continue
@@ -518,6 +562,14 @@ class BusRuntime:
             batch.close()  # what was produced is still delivered (and tracked)
             raise
         await batch.settle()
+
+    def _batch_route(self, cls: type) -> tuple[str, Callable[[Any], str | None]] | None:
+        """The topic and partition-key function of ``cls``, ``None`` when it has no topic."""
+        topic = self.topic_of(cls)
+        route = self._batch_routes[cls] = (
+            None if topic is None else (topic, partition_key_function(cls))
+        )
+        return route
 
     async def _route_message(self, envelope: Envelope) -> None:
         message = envelope.message

@@ -146,6 +146,14 @@ class EnvelopeBatch(Protocol):
         """Encode and send ``envelope``; ``False``: nothing sent, :meth:`wait` and add again."""
         ...
 
+    def add_new(self, message: Any, topic: str, key: str | None, tenant_id: str | None) -> bool:
+        """:meth:`add` of a new message without its envelope (the root bus publishing).
+
+        The record is that of ``Envelope(message, tenant_id=tenant_id)`` with a fresh message
+        id and the batch's source and creation time (:meth:`BatchTransport.publish_batch`).
+        """
+        ...
+
     async def wait(self) -> None:
         """Wait until the envelope :meth:`add` refused can be added."""
         ...
@@ -163,8 +171,8 @@ class EnvelopeBatch(Protocol):
 class BatchTransport(Protocol):
     """A transport that publishes batches of envelopes (the Kafka transport)."""
 
-    def publish_batch(self) -> EnvelopeBatch:
-        """A new, empty batch."""
+    def publish_batch(self, source: str, created: float) -> EnvelopeBatch:
+        """A new, empty batch; ``source`` and ``created`` are those of its new messages."""
         ...
 
 
