@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.framework import Run
 from bench.subjects.kafka_support import (
+    BOOTSTRAP,
     CashierCreated,
     cashier_created,
     encoded_record,
@@ -98,5 +99,53 @@ async def momentum_publish() -> AsyncIterator[Run]:
 
         async def run(n: int) -> None:
             await asyncio.gather(*[bus.publish(event) for _ in range(n)])
+
+        yield run
+
+
+@asynccontextmanager
+async def _faststream_broker() -> AsyncIterator[tuple[Any, str]]:
+    """A started FastStream ``KafkaBroker`` on confluent-kafka with momentum's producer settings."""
+    from faststream.confluent import KafkaBroker
+
+    env = environment()
+    async with topics([topic_of(CashierCreated, env)]) as (topic,):
+        broker = KafkaBroker(
+            BOOTSTRAP,
+            acks="all",
+            enable_idempotence=True,
+            compression_type="zstd",
+            linger_ms=1,
+            logger=None,
+        )
+        await broker.start()
+        try:
+            await broker.publish(cashier_created(), topic=topic)  # connected, metadata known
+            yield broker, topic
+        finally:
+            await broker.stop()
+
+
+@asynccontextmanager
+async def faststream_publish_batch() -> AsyncIterator[Run]:
+    """``await broker.publish_batch(*events, topic=...)``: FastStream's batch API."""
+    async with _faststream_broker() as (broker, topic):
+        event = cashier_created()
+
+        async def run(n: int) -> None:
+            await broker.publish_batch(*[event] * n, topic=topic)
+
+        yield run
+
+
+@asynccontextmanager
+async def faststream_publish() -> AsyncIterator[Run]:
+    """``asyncio.gather`` of n ``broker.publish(event, topic=..., key=...)`` (each confirmed)."""
+    async with _faststream_broker() as (broker, topic):
+        event = cashier_created()
+        key = str(event.tenant_id)
+
+        async def run(n: int) -> None:
+            await asyncio.gather(*[broker.publish(event, topic=topic, key=key) for _ in range(n)])
 
         yield run
