@@ -7,6 +7,7 @@ refused adds. The Kafka batch itself is tested against the broker in tests/kafka
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,21 @@ async def test_without_a_scope_the_tenant_is_the_messages_field() -> None:
         ("dev.logistics.public.tenantparcels.v1", "t-1"),
         (TOPIC, None),
     ]
+
+
+async def test_a_generator_yielding_inside_tenant_scopes_gives_each_message_its_tenant() -> None:
+    service, transport, _ = _service()
+
+    def parcels() -> Iterator[ParcelShipped]:
+        for tenant in ("t-1", "t-2"):
+            with tenant_scope(tenant):
+                yield ParcelShipped(tenant, 1)
+        yield ParcelShipped("none", 2)
+
+    async with service:
+        await service.bus.publish_many(parcels())
+    (batch,) = transport.batches
+    assert [entry[4] for entry in batch.added] == ["t-1", "t-2", None]
 
 
 async def test_a_tracker_gets_envelopes_and_a_transaction_the_outbox() -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from momentum.contracts.discovery import discover_events
 from momentum.contracts.envelope import Envelope, outgoing_envelope
@@ -27,7 +27,7 @@ from momentum.contracts.errors import (
 )
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import partition_key, partition_key_function
-from momentum.contracts.tenancy import current_tenant, tenant_field, tenant_of
+from momentum.contracts.tenancy import tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
@@ -76,6 +76,11 @@ from momentum.runtime.tracking import Activity, ActivityLog
 logger = logging.getLogger("momentum.bus")
 
 DEFAULT_QUEUE = "default"
+
+BatchRoute = tuple[str, Callable[[Any], "str | None"]]
+"""The topic of a message class and its partition-key function (``publish_many``)."""
+_UNROUTED: Final[BatchRoute] = ("", partition_key)
+"""``_batch_routes`` has no entry for the class yet (compared by identity)."""
 
 
 class BusRuntime:
@@ -136,7 +141,7 @@ class BusRuntime:
         self._pause_timers: set[asyncio.TimerHandle] = set()
         self._breaker_settings = circuit_breaker
         self._topics: dict[type, str | None] = {}
-        self._batch_routes: dict[type, tuple[str, Callable[[Any], str | None]] | None] = {}
+        self._batch_routes: dict[type, BatchRoute | None] = {}
         self.root_bus = MessageBus(self)
         self.tracker: ActivityLog | None = None
         self.invokers: dict[type, Invoker] = {}
@@ -517,19 +522,16 @@ class BusRuntime:
         batch = transport.publish_batch(source, created)
         routes = self._batch_routes
         add = batch.add_new
-        scoped = current_tenant()  # one context for the whole call
         try:
             for message in messages:
-                cls = type(message)
-                try:
-                    route = routes[cls]
-                except KeyError:
-                    route = self._batch_route(cls)
+                route = routes.get(type(message), _UNROUTED)
+                if route is _UNROUTED:
+                    route = self._batch_route(type(message))
+                # per message: a generator may yield each inside a tenant_scope of its own
+                tenant = tenant_of(message)
                 if route is None:
-                    envelope = outgoing_envelope(message, tenant_of(message), source, created)
-                    await self.publish(envelope)
+                    await self.publish(outgoing_envelope(message, tenant, source, created))
                     continue
-                tenant = scoped if scoped is not None else tenant_field(message)
                 key = route[1](message)
                 while not add(message, route[0], key, tenant):
                     await batch.wait()
@@ -545,11 +547,9 @@ class BusRuntime:
         try:
             for envelope in envelopes:
                 message = envelope.message
-                cls = type(message)
-                try:
-                    route = routes[cls]
-                except KeyError:
-                    route = self._batch_route(cls)
+                route = routes.get(type(message), _UNROUTED)
+                if route is _UNROUTED:
+                    route = self._batch_route(type(message))
                 if route is None:
                     await self.publish(envelope)
                     continue
@@ -563,7 +563,7 @@ class BusRuntime:
             raise
         await batch.settle()
 
-    def _batch_route(self, cls: type) -> tuple[str, Callable[[Any], str | None]] | None:
+    def _batch_route(self, cls: type) -> BatchRoute | None:
         """The topic and partition-key function of ``cls``, ``None`` when it has no topic."""
         topic = self.topic_of(cls)
         route = self._batch_routes[cls] = (
