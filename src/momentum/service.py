@@ -275,8 +275,15 @@ class Service:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Discover and compile handlers, then start local queues."""
+    async def start(self, *, subscribe: bool = True) -> None:
+        """Discover and compile handlers, open the store, start local queues and the transport.
+
+        Args:
+            subscribe: ``False`` starts an instance that consumes nothing from the transport
+                (no consumer joins the service's group, so the running instances are not
+                rebalanced) but publishes, relays its outbox and runs its local queues: what
+                ``momentum dlq replay`` runs.
+        """
         if self._runtime is not None:
             return
         middleware = list(self._builtin_middleware()) + self._middleware
@@ -300,7 +307,7 @@ class Service:
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:
-            await runtime.start()
+            await runtime.start(subscribe=subscribe)
         except BaseException:
             await runtime.stop()
             raise

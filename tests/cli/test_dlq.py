@@ -3,7 +3,9 @@
 This module is also the CLI's target (`test_dlq:create_service`): its handlers fail until
 ``HEALTH["healthy"]`` is set, and the error rule dead-letters at once. Dead letters come from
 a real run of the service (an inbound integration event over the in-memory broker, and a
-local command); the CLI runs in this process through typer's CliRunner.
+local command); the CLI runs in this process through typer's CliRunner. Every instance of the
+service in a test shares one broker (`BROKER`), as the instances of a deployed service share
+their Kafka cluster: a replay only publishes, the running instances consume.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class ForkliftError(Exception):
 
 HEALTH = {"healthy": False}
 HANDLED: list[str] = []
+BROKER = InMemoryBroker()
 
 
 async def on_crate(event: CrateShipped) -> None:
@@ -65,7 +68,7 @@ async def stack(command: StackCrate) -> None:
 
 def create_service() -> Service:
     """The CLI's target; its store comes from MOMENTUM_DATABASE_URL (set by the fixtures)."""
-    service = Service("dlq-cli", "CliDlq", transport=InMemoryBroker().transport())
+    service = Service("dlq-cli", "CliDlq", transport=BROKER.transport())
     service.add_handler(on_crate)
     service.add_handler(stack)
     service.on_error(ErrorRule.on(CrateJammedError, ForkliftError).dead_letter())
@@ -105,8 +108,28 @@ def produce(crates: list[tuple[str, int]], stacks: int = 0) -> None:
     asyncio.run(run())
 
 
+def handle_replayed() -> list[Any]:
+    """What the replay published, handled by a running instance of the service (its records)."""
+    from momentum.runtime.replay import REPLAY_GROUP_HEADER
+
+    replayed = [
+        r for r in BROKER.records if any(name == REPLAY_GROUP_HEADER for name, _ in r.headers)
+    ]
+
+    async def run() -> None:
+        service = create_service()
+        async with service, service.tracked():
+            for record in replayed:  # as the running instance's consumer reads them
+                BROKER.publish_record(record)
+
+    asyncio.run(run())
+    return replayed
+
+
 @pytest.fixture(autouse=True)
 def broken_handlers() -> Iterator[None]:
+    global BROKER
+    BROKER = InMemoryBroker()
     HEALTH["healthy"] = False
     HANDLED.clear()
     yield
@@ -204,8 +227,11 @@ def test_replay_after_the_fix_republishes_and_requeues(store: str) -> None:
     assert result.exit_code == 0, result.output
     assert "replayed 3 dead letter(s) of dlq-cli" in result.stdout
     assert "2 republished" in result.stdout and "1 requeued" in result.stdout
-    assert sorted(HANDLED) == ["crate 1", "crate 2", "stack 0"]
+    assert HANDLED == ["stack 0"]  # handled here; the replay consumed nothing
     assert listed() == []
+    replayed = handle_replayed()
+    assert len(replayed) == 2
+    assert sorted(HANDLED) == ["crate 1", "crate 2", "stack 0"]
 
 
 def test_purge_asks_first_and_deletes_only_the_selection(store: str) -> None:
@@ -296,18 +322,33 @@ def test_replay_of_many_letters_goes_in_batches(
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.stdout)
     assert (outcome["republished"], outcome["requeued"], outcome["problems"]) == (2, 3, [])
-    assert sorted(HANDLED) == ["crate 1", "crate 2", "stack 0", "stack 1", "stack 2"]
+    assert sorted(HANDLED) == ["stack 0", "stack 1", "stack 2"]
     assert listed() == []
+    assert len(handle_replayed()) == 2
+    assert sorted(HANDLED) == ["crate 1", "crate 2", "stack 0", "stack 1", "stack 2"]
 
 
 def test_replay_of_a_still_failing_handler_exits_1_and_keeps_the_letter(
     sqlite_store: str,
 ) -> None:
-    produce([("acme", 4)])
+    produce([], stacks=1)
     result = cli("dlq", "replay", TARGET)
     assert result.exit_code == 1
-    assert "1 republished" in result.stdout
+    assert "1 requeued" in result.stdout
     assert "failed again" in result.output
+    [again] = listed()
+    assert again["exception_message"] == "no forklift for 0"
+
+
+def test_a_replay_consumes_nothing_and_republished_letters_fail_again_where_consumed(
+    sqlite_store: str,
+) -> None:
+    produce([("acme", 4)])
+    result = cli("dlq", "replay", TARGET)
+    assert result.exit_code == 0, result.output  # published; not handled here
+    assert "1 republished" in result.stdout
+    assert listed() == [] and HANDLED == []
+    handle_replayed()  # the running instance: still broken
     [again] = listed()
     assert again["exception_message"] == "crate 4 jammed"
 

@@ -59,3 +59,12 @@ def read_records(bootstrap: str, topic: str, count: int, limit: float = TIMEOUT)
     finally:
         reader.close()
     return found
+
+
+def group_members(bootstrap: str, group: str) -> int:
+    """How many members the consumer group `group` has now (0 for a group never joined)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    description = admin.describe_consumer_groups([group])[group].result(timeout=TIMEOUT)
+    return len(description.members)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from kafka_support import read_records, wait_for
+from kafka_support import group_members, read_records, wait_for
 from momentum_kafka_events import AuditNoted, OrderPlaced
 
 from momentum import Envelope, Service, tenant_scope, topic_name
@@ -460,3 +460,29 @@ async def test_root_bus_publish_many_writes_what_publish_writes(
         assert {name: headers[name] for name in constant} == {
             name: expected[name] for name in constant
         }
+
+
+async def test_a_service_started_without_subscribing_publishes_and_joins_no_group(
+    make_config: Callable[..., KafkaConfig], environment: str
+) -> None:
+    # What `momentum dlq replay` runs: no consumer joins the group of the running instances.
+    seen: list[tuple[object, Envelope]] = []
+    config = make_config()
+    quiet = reader(config, environment, seen)
+    heard: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        heard.append(event.seq)
+
+    listening = Service("audit", "Audit", transport=KafkaTransport(config), environment=environment)
+    listening.add_handler(placed)
+    await quiet.start(subscribe=False)
+    try:
+        async with listening:
+            await quiet.bus.publish(OrderPlaced("ada", 1))  # acknowledged: published
+            await wait_for(lambda: heard == [1], "the event, at the subscribed service")
+            assert group_members(config.bootstrap_servers, listening.group_id) == 1
+            assert group_members(config.bootstrap_servers, quiet.group_id) == 0
+    finally:
+        await quiet.stop()
+    assert seen == []

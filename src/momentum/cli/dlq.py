@@ -15,11 +15,13 @@ Filters (``list``, ``replay``, ``purge``; all given must match):
   (``30m``, ``2h``, ``1d``, ``1h30m``).
 - ``--tenant ID``, ``--id N`` (repeatable), ``--limit N`` (the oldest N that match).
 
-``replay`` starts the service in this process for as long as the replay takes: letters read
-from a topic are written back to the outbox (for this service's consumer group only) and
-published by the service's relay, local ones are handled here; the command waits until the
-relay has published them and the local handlers have run (``--timeout``), then stops the
-service. While it runs it also consumes its subscriptions like any other instance.
+``replay`` starts the service in this process for as long as the replay takes, without
+consuming (``Service.start(subscribe=False)``: no consumer joins the service's group, so the
+running instances are not rebalanced and no live record is handled here): letters read from a
+topic are written back to the outbox (for this service's consumer group only) and published
+by the service's relay, for the running instances to handle; local ones are handled here. The
+command waits until the relay has published them and the local handlers have run
+(``--timeout``), then stops the service.
 
 Exit codes: 0 done (also when nothing matched ``list``, ``replay`` or ``purge``); 1 failure:
 ``show`` found no such dead letter, the store cannot be reached (the error names it, password
@@ -72,7 +74,7 @@ dlq_app = typer.Typer(
     name="dlq",
     help=(
         "List, show, replay and purge the dead letters in a service's message store. "
-        "`replay` runs the service briefly in this process."
+        "`replay` runs the service briefly in this process, without consuming."
     ),
     no_args_is_help=True,
 )
@@ -487,7 +489,7 @@ async def _replay(
     store_of(service)  # a clear error before starting anything
     report = ReplayReport()
     try:
-        await service.start()
+        await service.start(subscribe=False)  # publishes and relays; consumes nothing
     except MomentumError as exc:
         fail(f"cannot start service {service.name} to replay: {exc}")
     try:
@@ -554,8 +556,9 @@ def replay(
     """Replay dead letters through the normal path (runs the service briefly in this process).
 
     Letters read from a topic go back to it through the outbox, for this service's consumer
-    group only (handlers that had finished are skipped by the inbox); local ones are handled
-    here. Waits until the relay published them, then stops the service.
+    group only (handlers that had finished are skipped by the inbox), and the running
+    instances handle them; local ones are handled here. This process consumes nothing. Waits
+    until the relay published them, then stops the service.
     """
     selection = Selection.of(
         message_type=message_type,

@@ -293,8 +293,12 @@ class BusRuntime:
                 topics.add(topic)
         return frozenset(topics)
 
-    async def start(self) -> None:
-        """Open the store, start local queues, the transport's subscriptions and the relay."""
+    async def start(self, *, subscribe: bool = True) -> None:
+        """Open the store, start local queues, the transport's subscriptions and the relay.
+
+        With ``subscribe=False`` the transport starts without subscriptions: it publishes but
+        consumes nothing (no consumer joins the service's group).
+        """
         if self.store is not None:
             await self.store.open()
         for queue in self._queues.values():
@@ -312,7 +316,8 @@ class BusRuntime:
                 if self.durability is None
                 else self.durability.receiver(self.receive, self.handlers_for)
             )
-            await self.transport.start(self.group, self.subscriptions(), receiver)
+            subscriptions = self.subscriptions() if subscribe else []
+            await self.transport.start(self.group, subscriptions, receiver)
             if self.store is not None and isinstance(self.transport, RecordTransport):
                 self.relay = OutboxRelay(self.store, self.transport, self._relay_settings)
                 self.relay.start()
