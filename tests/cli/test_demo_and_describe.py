@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,12 @@ def test_demo_runs_on_kafka_and_postgresql_with_two_processes(
     assert "demo complete: all 6 checks passed" in done.stdout
     assert "Bob was welcomed" in done.stdout
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+    found = re.search(r"environment '(\w+)'", done.stdout)
+    assert found is not None, done.stdout
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=30).topics
+    assert [t for t in topics if t.startswith(f"{found.group(1)}.")] == []  # topics removed
 
 
 def test_demo_on_kafka_needs_postgresql() -> None:

@@ -163,3 +163,24 @@ async def test_a_second_member_takes_partitions_over_without_loss_or_duplicates(
     assert sorted(records) == sorted((c, s) for c in CUSTOMERS for s in range(60))
     for customer in CUSTOMERS:
         assert [s for _, c, s in seen if c == customer] == list(range(60))
+
+
+async def test_topics_of_a_throw_away_environment_are_deleted_by_prefix(
+    make_config: Callable[..., KafkaConfig], environment: str, kafka_bootstrap: str
+) -> None:
+    from momentum.kafka.provisioning import delete_topics_sync
+
+    config = make_config()
+    mine = [f"{environment}.x.public.a.v1", f"{environment}.x.public.b.v1"]
+    created = await provision_topics(config, mine)
+    assert len(created) == 4  # with their .dlq topics
+    deleted = await asyncio.to_thread(delete_topics_sync, config, f"{environment}.")
+    assert deleted == sorted(created)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    await wait_for(
+        lambda: not [t for t in admin.list_topics(timeout=10).topics if t.startswith(environment)],
+        "the topics gone",
+    )
+    assert await asyncio.to_thread(delete_topics_sync, config, f"{environment}.") == []
+    with pytest.raises(ValueError, match="prefix"):
+        delete_topics_sync(config, "")

@@ -28,6 +28,7 @@ from typing import Any
 from rich.console import Console
 
 from momentum.cli.demo import DemoFailedError, Story
+from momentum.contracts.naming import environment_short_name
 from momentum.runtime.store import DeadLetterFilter
 from momentum.service import Service
 from momentum.settings import KafkaSettings, MomentumSettings, StoreSettings
@@ -222,12 +223,23 @@ async def run_processes(console: Console, bootstrap: str, database_url: str) -> 
                 )
         finally:
             child.stop()
+            await _delete_topics(bootstrap, environment)
             await notify_store.drop_schema()
             await notify_store.close()
             app_store = PostgresStore(database_url, schema=app_schema)
             await app_store.drop_schema()
             await app_store.close()
     return story.checks
+
+
+async def _delete_topics(bootstrap: str, environment: str) -> None:
+    """Remove the topics of the demo's fresh environment (``{environment}.*``) from the broker."""
+    from momentum.kafka import KafkaConfig
+    from momentum.kafka.provisioning import delete_topics_sync
+
+    config = KafkaConfig(bootstrap_servers=bootstrap)
+    prefix = f"{environment_short_name(environment)}."
+    await asyncio.to_thread(delete_topics_sync, config, prefix)
 
 
 if __name__ == "__main__":

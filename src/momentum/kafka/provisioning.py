@@ -108,3 +108,34 @@ async def provision_topics(config: KafkaConfig, topics: Iterable[str]) -> list[s
     """
     names = list(topics)
     return await asyncio.to_thread(provision_topics_sync, config, names)
+
+
+def delete_topics_sync(config: KafkaConfig, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix``; return the ones deleted.
+
+    For throw-away environments (``momentum demo --kafka`` removes the topics of its fresh
+    environment, ``{env}.``); ``prefix`` must not be empty. Blocks until the broker
+    answered. Raises :class:`TransportError` naming the topic when a deletion fails.
+    """
+    if not prefix:
+        raise ValueError("delete_topics_sync needs a non-empty topic prefix")
+    timeout = config.provisioning.timeout
+    try:
+        admin = AdminClient(config.admin_config())
+        names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefix))
+    except KafkaException as exc:
+        raise TransportError(f"cannot list Kafka topics: {exc}") from None
+    if not names:
+        return []
+    deleted: list[str] = []
+    for topic, future in admin.delete_topics(names, operation_timeout=timeout).items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue  # deleted meanwhile
+            raise TransportError(f"cannot delete Kafka topic {topic!r}: {exc}") from None
+        deleted.append(topic)
+    logger.info("deleted Kafka topics %s", ", ".join(deleted))
+    return deleted
