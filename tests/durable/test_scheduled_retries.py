@@ -12,7 +12,9 @@ from collections.abc import Callable
 from momentum_fixture_bus.shipping.integration_events import ParcelShipped
 
 from momentum import Service
+from momentum.runtime.delivery import FIRST_FAILURE_HEADER
 from momentum.runtime.policies import ErrorRule
+from momentum.runtime.replay import REPLAY_GROUP_HEADER, replay_record
 from momentum.runtime.store import MessageStore
 from momentum.testing import InMemoryBroker, tracked
 
@@ -68,8 +70,10 @@ async def test_after_the_last_scheduled_retry_the_rule_ends_in_dead_letters(
     make_store: MakeStore,
 ) -> None:
     broker = InMemoryBroker()
+    failed_at: list[float] = []
 
     async def on_parcel(event: ParcelShipped) -> None:
+        failed_at.append(time.time())
         raise Flaky(f"parcel {event.seq}")
 
     warehouse = Service(
@@ -77,15 +81,23 @@ async def test_after_the_last_scheduled_retry_the_rule_ends_in_dead_letters(
     )
     tracking = Service("tracking", "Logistics", transport=broker.transport(), store=make_store("t"))
     tracking.add_handler(on_parcel)
-    tracking.on_error(ErrorRule.on(Flaky).schedule_retry(0.05).dead_letter())
+    tracking.on_error(ErrorRule.on(Flaky).schedule_retry(0.05, 0.05).dead_letter())
     async with warehouse, tracking, tracked(warehouse, tracking, timeout=20):
         await warehouse.bus.publish(ParcelShipped("south", 9))
         assert tracking.store is not None
     async with tracking:
         assert tracking.store is not None
         (letter,) = await tracking.store.dead_letters()
-    assert letter.attempts == 2
+    assert letter.attempts == 3 and len(failed_at) == 3
     assert letter.exception_message == "parcel 9"
+    # the trouble began at the first attempt, not at the last scheduled one
+    assert failed_at[0] <= letter.first_failure_at < failed_at[1]
+    assert letter.last_failure_at >= failed_at[2]
+    # carried by the retries' envelopes; a replay starts afresh without it
+    assert FIRST_FAILURE_HEADER in dict(letter.record.headers)
+    replayed = dict(replay_record(letter, tracking.group_id).headers)
+    assert FIRST_FAILURE_HEADER not in replayed
+    assert replayed[REPLAY_GROUP_HEADER] == tracking.group_id.encode()
 
 
 async def test_without_a_store_a_scheduled_retry_waits_in_memory() -> None:

@@ -41,6 +41,10 @@ REMEMBERED_RETRIES = 100_000
 STORE_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Delays before handling a message again while the message store fails (last repeats)."""
 
+FIRST_FAILURE_HEADER = "momentum-first-failure"
+"""Envelope header of a scheduled retry: when the message first failed (POSIX seconds), so
+the dead letter after the last scheduled attempt says when the trouble began."""
+
 
 class Delivery:
     """Applies the error policy, handler timeouts and dead letters to handler executions."""
@@ -130,7 +134,7 @@ class Delivery:
             except Exception as exc:
                 if outcome is not None:
                     outcome(False)
-                self._first_failure.setdefault(key, time.time())
+                self._first_failure.setdefault(key, first_failure_of(env))
                 rule = choose(self._rules_for(chain), exc)
                 action = rule.action_for(attempt)
                 if isinstance(action, RetryInline):
@@ -155,6 +159,8 @@ class Delivery:
                 if isinstance(action, ScheduleRetry) and self.schedule_retry is not None:
                     self._record("retried", env, chain, exc)
                     retry = env.for_attempt(attempt + 1)
+                    first = self._first_failure.get(key, time.time())
+                    retry.headers = {**env.headers, FIRST_FAILURE_HEADER: repr(first)}
                     try:
                         await self.schedule_retry(chain, retry, time.time() + action.seconds)
                     except StoreError as store_exc:
@@ -327,3 +333,14 @@ class LocalAttempts:
             self.chain, self.envelope, self.next_attempt
         )
         return delay
+
+
+def first_failure_of(envelope: Envelope) -> float:
+    """When ``envelope``'s message first failed: its scheduled retry's header, else now."""
+    text = envelope.headers.get(FIRST_FAILURE_HEADER)
+    if text is not None:
+        try:
+            return float(text)
+        except ValueError:
+            pass  # not ours: a header of that name from elsewhere
+    return time.time()

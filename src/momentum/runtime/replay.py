@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from momentum.runtime.delivery import FIRST_FAILURE_HEADER
 from momentum.runtime.records import RecordReader
 from momentum.runtime.store import (
     LOCAL_PREFIX,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from momentum.runtime.core import BusRuntime
 
 REPLAY_GROUP_HEADER = "momentum-replay-group"
+_RESTARTED_HEADERS = frozenset({REPLAY_GROUP_HEADER, FIRST_FAILURE_HEADER})
+"""Headers a replay does not carry over: it is a new start for the message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class ReplayOutcome:
 
 def replay_record(letter: DeadLetter, group: str) -> OutgoingRecord:
     """The outbox record that replays ``letter`` to its topic for consumer group ``group``."""
-    headers = [(k, v) for k, v in letter.record.headers if k != REPLAY_GROUP_HEADER]
+    headers = [(k, v) for k, v in letter.record.headers if k not in _RESTARTED_HEADERS]
     if letter.handler is not None:
         headers.append((REPLAY_GROUP_HEADER, group.encode()))
     return replace(letter.record, headers=headers, available_at=None)
