@@ -507,21 +507,7 @@ class PublishBatch:
             )
         message_id = new_message_id_text()
         value, headers = write(message, message_id, tenant_id)
-        try:  # self._send inlined: the hot path of publish_many
-            self._produce(
-                topic,
-                value,
-                message_id if key is None else key,
-                headers=headers,
-                on_delivery=self._report,
-            )
-        except BufferError:
-            return False
-        except (KafkaException, ValueError, TypeError) as exc:
-            self._delivery.fail(topic, produce_error(exc))
-            return True
-        self._produced += 1
-        return True
+        return self._send(topic, value, message_id if key is None else key, headers)
 
     def _send(self, topic: str, value: bytes, key: str, headers: Headers) -> bool:
         try:
