@@ -3,12 +3,11 @@ every header; replayed after the handler is fixed, it is handled (real Kafka, Po
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer
+from kafka_support import read_records
 from momentum_kafka_events import OrderPlaced
 
 from momentum import Service
@@ -107,24 +106,7 @@ async def test_a_failing_message_is_in_the_table_and_the_topic_and_replays_after
         assert len(replay.duplicates) == 1
         assert audited == [7]  # the replay carried billing's group: other groups skipped it
 
-    reader = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"{environment}-dlq-reader",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    reader.subscribe([f"{topic}.dlq"])
-    try:
-        record = None
-        deadline = time.monotonic() + 30
-        while record is None and time.monotonic() < deadline:
-            polled = reader.poll(0.5)
-            if polled is not None and polled.error() is None:
-                record = polled
-    finally:
-        reader.close()
-    assert record is not None, "nothing on the dead-letter topic"
+    (record,) = read_records(kafka_bootstrap, f"{topic}.dlq", 1)
     headers = {k: v.decode() for k, v in record.headers() or []}
     assert headers["momentum-dlq-exception-type"].endswith("CardDeclined")
     assert headers["momentum-dlq-exception-message"] == "card of ada declined"

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
-from kafka_support import committed_offsets, wait_for
+from confluent_kafka import Producer
+from kafka_support import committed_offsets, read_records, wait_for
 from momentum_kafka_events import OrderPlaced
 
 from momentum import Envelope, Service
@@ -199,23 +197,7 @@ async def test_poison_and_unknown_records_are_committed_without_stalling(
     committed = committed_offsets(kafka_bootstrap, group, topic)
     assert sorted(committed)[-1] == 8  # every record of ada's partition, poison included
     # every poison record was dead-lettered, as read, with its reason and origin
-    reader = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"{environment}-dlq-reader",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    reader.subscribe([f"{topic}.dlq"])
-    dead: list[Any] = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(dead) < 4 and time.monotonic() < deadline:
-            record = reader.poll(0.5)
-            if record is not None and record.error() is None:
-                dead.append(record)
-    finally:
-        reader.close()
+    dead = read_records(kafka_bootstrap, f"{topic}.dlq", 4)
     reasons = []
     for record in dead:
         found = {k: v for k, v in record.headers() or []}

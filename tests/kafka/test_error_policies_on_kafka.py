@@ -3,13 +3,11 @@ a message failing for good is dead-lettered and its offset committed."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer
-from kafka_support import committed_offsets
+from kafka_support import committed_offsets, read_records
 from momentum_kafka_events import OrderPlaced
 
 from momentum import Service
@@ -97,25 +95,8 @@ async def test_dead_letters_land_on_the_dlq_topic_with_failure_headers(
     async with shop, billing, tracked(shop, billing, timeout=60):
         await shop.bus.publish(OrderPlaced("ada", 7))
     topic = f"{environment}.kafkatests.public.orders.v1"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"{environment}-dlq-reader",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([f"{topic}.dlq"])
-    try:
-        record = None
-        deadline = time.monotonic() + 30
-        while record is None and time.monotonic() < deadline:
-            polled = consumer.poll(0.5)
-            if polled is not None and polled.error() is None:
-                record = polled
-        assert record is not None, "no record on the dead-letter topic"
-        headers = {k: v.decode() for k, v in record.headers() or []}
-    finally:
-        consumer.close()
+    (record,) = read_records(kafka_bootstrap, f"{topic}.dlq", 1)
+    headers = {k: v.decode() for k, v in record.headers() or []}
     assert record.key() == b"ada"
     assert headers["ce_type"] == "momentum_kafka_events.OrderPlaced"
     assert headers["momentum-dlq-reason"] == "retries-exhausted"
