@@ -61,6 +61,18 @@ def reader(config: KafkaConfig, environment: str, seen: list[tuple[object, Envel
     return service
 
 
+def order_records(
+    transport: KafkaTransport, topic: str, customer: str, count: int
+) -> list[OutgoingRecord]:
+    """`OrderPlaced(customer, 0..count-1)` encoded for `topic`, keyed by the customer."""
+    return [
+        transport.encode(
+            Envelope(OrderPlaced(customer, seq), source=SOURCE), Destination(topic, customer)
+        )
+        for seq in range(count)
+    ]
+
+
 def test_the_kafka_transport_is_a_record_transport(make_config: Callable[..., KafkaConfig]) -> None:
     assert isinstance(KafkaTransport(make_config()), RecordTransport)
 
@@ -136,18 +148,8 @@ async def test_many_records_of_one_key_arrive_in_order_through_a_full_queue(
     billing = reader(make_config(), environment, seen)
     count = 600
     async with billing, publisher(config) as transport, tracked(billing, timeout=90):
-        records = [
-            transport.encode(
-                Envelope(OrderPlaced("ada", seq), source=SOURCE), Destination(orders, "ada")
-            )
-            for seq in range(count)
-        ]
-        records += [
-            transport.encode(
-                Envelope(OrderPlaced("bob", seq), source=SOURCE), Destination(orders, "bob")
-            )
-            for seq in range(count // 3)
-        ]
+        records = order_records(transport, orders, "ada", count)
+        records += order_records(transport, orders, "bob", count // 3)
         results = await transport.publish_records(records)
         assert results == [None] * len(records)
     by_key: dict[str, list[int]] = {}
@@ -169,13 +171,7 @@ async def test_concurrent_batches_and_publishes_each_get_their_own_outcomes(
     async with billing, publisher(make_config()) as transport, tracked(billing, timeout=60):
 
         def batch(customer: str) -> list[OutgoingRecord]:
-            return [
-                transport.encode(
-                    Envelope(OrderPlaced(customer, seq), source=SOURCE),
-                    Destination(orders, customer),
-                )
-                for seq in range(50)
-            ]
+            return order_records(transport, orders, customer, 50)
 
         single = Envelope(OrderPlaced("solo", 0), source=SOURCE)
         results = await asyncio.gather(
