@@ -146,15 +146,7 @@ class Delivery:
                     self._record("retried", env, chain, exc)
                     if pause is not None:
                         pause(action.seconds)
-                    logger.warning(
-                        "%s failed on %s %s (attempt %d, %s); %s",
-                        chain.name,
-                        env.message_type,
-                        env.message_id,
-                        attempt,
-                        type(exc).__name__,
-                        action,
-                    )
+                    _log_retry(logging.WARNING, chain, env, attempt, exc, action)
                     return action.seconds, attempt + 1
                 if isinstance(action, ScheduleRetry) and self.schedule_retry is not None:
                     self._record("retried", env, chain, exc)
@@ -165,28 +157,14 @@ class Delivery:
                         await self.schedule_retry(chain, retry, time.time() + action.seconds)
                     except StoreError as store_exc:
                         return self._store_unavailable(chain, env, store_exc), attempt
-                    logger.info(
-                        "%s failed on %s %s (attempt %d, %s); %s",
-                        chain.name,
-                        env.message_type,
-                        env.message_id,
-                        attempt,
-                        type(exc).__name__,
-                        action,
-                    )
+                    _log_retry(logging.INFO, chain, env, attempt, exc, action)
                     self._first_failure.pop(key, None)
                     return None, attempt
                 if isinstance(action, RetryAfter | ScheduleRetry):
                     self._record("retried", env, chain, exc)
                     delay = action.delay() if isinstance(action, RetryAfter) else action.seconds
-                    logger.info(
-                        "%s failed on %s %s (attempt %d, %s); retrying after %.3f s",
-                        chain.name,
-                        env.message_type,
-                        env.message_id,
-                        attempt,
-                        type(exc).__name__,
-                        delay,
+                    _log_retry(
+                        logging.INFO, chain, env, attempt, exc, f"retrying after {delay:.3f} s"
                     )
                     return delay, attempt + 1
                 first = self._first_failure.get(key, time.time())
@@ -344,3 +322,19 @@ def first_failure_of(envelope: Envelope) -> float:
         except ValueError:
             pass  # not ours: a header of that name from elsewhere
     return time.time()
+
+
+def _log_retry(
+    level: int, chain: HandlerChain, env: Envelope, attempt: int, exc: Exception, then: object
+) -> None:
+    """``<handler> failed on <type> <id> (attempt n, <exception>); <then>``."""
+    logger.log(
+        level,
+        "%s failed on %s %s (attempt %d, %s); %s",
+        chain.name,
+        env.message_type,
+        env.message_id,
+        attempt,
+        type(exc).__name__,
+        then,
+    )
