@@ -45,11 +45,6 @@ def tenant_of(message: Any) -> str | None:
     scoped = _current_tenant.get()
     if scoped is not None:
         return scoped
-    return tenant_field(message)
-
-
-def tenant_field(message: Any) -> str | None:
-    """The text of the message's ``tenant_id`` field, ``None`` when it has none (or it is None)."""
     value = getattr(message, "tenant_id", None)
     if value is None:
         return None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Final
+from typing import Any
 
 from momentum.contracts.discovery import discover_events
 from momentum.contracts.envelope import Envelope, outgoing_envelope
@@ -79,8 +79,6 @@ DEFAULT_QUEUE = "default"
 
 BatchRoute = tuple[str, Callable[[Any], "str | None"]]
 """The topic of a message class and its partition-key function (``publish_many``)."""
-_UNROUTED: Final[BatchRoute] = ("", partition_key)
-"""``_batch_routes`` has no entry for the class yet (compared by identity)."""
 
 
 class BusRuntime:
@@ -529,9 +527,8 @@ class BusRuntime:
         add = batch.add_new
         try:
             for message in messages:
-                route = routes.get(type(message), _UNROUTED)
-                if route is _UNROUTED:
-                    route = self._batch_route(type(message))
+                cls = type(message)
+                route = routes[cls] if cls in routes else self._batch_route(cls)
                 # per message: a generator may yield each inside a tenant_scope of its own
                 tenant = tenant_of(message)
                 if route is None:
@@ -552,9 +549,8 @@ class BusRuntime:
         try:
             for envelope in envelopes:
                 message = envelope.message
-                route = routes.get(type(message), _UNROUTED)
-                if route is _UNROUTED:
-                    route = self._batch_route(type(message))
+                cls = type(message)
+                route = routes[cls] if cls in routes else self._batch_route(cls)
                 if route is None:
                     await self.publish(envelope)
                     continue
