@@ -37,7 +37,9 @@ stable, so inbox de-duplication keeps working.
 
 Failures raise :class:`MessageDecodeError` subclasses whose ``reason`` is machine-usable:
 ``invalid-cloudevent``, ``unsupported-specversion``, ``unsupported-content-type``,
-``unknown-type`` (consumers skip these), ``invalid-json`` and ``schema-mismatch``.
+``unknown-type`` (consumers skip these), ``invalid-json`` (also for payloads beyond the
+parser's bounds: a number such as ``1e10000000``, nesting deeper than the recursion limit)
+and ``schema-mismatch``; never another exception.
 """
 
 from __future__ import annotations
@@ -495,11 +497,31 @@ def decode(
 
     Raises:
         MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
+            Nothing else: a payload nesting too deeply or holding a number out of range is
+            an :class:`InvalidJsonError` too, never a ``RecursionError`` or a
+            ``decimal.InvalidOperation``.
     """
-    if type(headers) is list and type(value) is bytes:
-        envelope = _decode_common(value, headers, registry, origin)
-        if envelope is not None:
-            return envelope
+    try:
+        if type(headers) is list and type(value) is bytes:
+            envelope = _decode_common(value, headers, registry, origin)
+            if envelope is not None:
+                return envelope
+        return _decode_general(value, headers, registry, origin)
+    except RecursionError:
+        raise InvalidJsonError(
+            "the record nests arrays or objects deeper than the recursion limit"
+        ) from None
+    except ArithmeticError as exc:  # decimal.InvalidOperation, OverflowError
+        raise InvalidJsonError(f"the record holds a number out of range ({exc!r})") from None
+
+
+def _decode_general(
+    value: bytes | bytearray | memoryview | str | None,
+    headers: InboundHeaders | None,
+    registry: MessageTypeRegistry,
+    origin: Origin | None,
+) -> Envelope:
+    """:func:`decode` of any record (binary or structured mode, any header shape)."""
     attributes, content_type, plain = _split_headers(headers)
     if "specversion" in attributes:
         _check_spec(attributes)
