@@ -2,7 +2,8 @@
 
 ``await service.health()`` reports the store's backlog, oldest pending age (the relay lag),
 dead letters and inbox size, the relay's and the local queues' progress, the circuit
-breaker's state and the transport's assignment. ``serve_health`` answers ``GET /health``
+breaker's state, the transport's assignment and its back pressure (paused partitions,
+buffered records). ``serve_health`` answers ``GET /health``
 with that report as JSON (HTTP 200 when healthy, 503 otherwise) and ``GET /live`` with 200
 while the process runs. The server is a few lines on ``asyncio.start_server``: no web
 framework is needed for two fixed GET routes.
@@ -38,6 +39,11 @@ class HealthReport:
         local_in_flight: Durable local queue rows claimed and not finished.
         pending: In-process work queued, running or parked.
         assignment: ``topic[partition]`` handled by this process (Kafka).
+        paused: ``topic[partition]`` whose fetching is paused for back pressure (its
+            unfinished records reached ``max_buffered_per_partition``), when the transport
+            reports it.
+        buffered: Records received by the transport and not finished yet (queued, running,
+            parked or being dead-lettered), when the transport reports it.
     """
 
     service: str
@@ -50,6 +56,8 @@ class HealthReport:
     local_in_flight: int = 0
     pending: int = 0
     assignment: list[str] | None = None
+    paused: list[str] | None = None
+    buffered: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -96,6 +104,8 @@ async def health_of(service: Service) -> HealthReport:
             problems.append(f"circuit {circuit}")
     transport = runtime.transport
     assignment = getattr(transport, "assignment", None)
+    paused = getattr(transport, "paused_partitions", None)
+    buffered = getattr(transport, "buffered", None)
     return HealthReport(
         service=service.name,
         status="degraded" if problems else "ok",
@@ -107,6 +117,8 @@ async def health_of(service: Service) -> HealthReport:
         local_in_flight=queues.in_flight if queues is not None else 0,
         pending=runtime.pending.count,
         assignment=[f"{t}[{p}]" for t, p in assignment] if assignment is not None else None,
+        paused=[f"{t}[{p}]" for t, p in paused] if paused is not None else None,
+        buffered=buffered if isinstance(buffered, int) else None,
     )
 
 

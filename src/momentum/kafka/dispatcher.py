@@ -113,7 +113,14 @@ class Dispatcher:
                 worker.paused = True
                 self.pauses += 1
                 self._control.pause(worker.tp, worker.epoch)
-                logger.debug("paused %s[%d] (%d buffered)", *worker.tp, worker.buffered)
+                logger.info(
+                    "paused %s[%d] for back pressure: %d records unfinished (limit %d); "
+                    "resumed at %d",
+                    *worker.tp,
+                    worker.buffered,
+                    self._config.max_buffered_per_partition,
+                    self._resume_at,
+                )
                 self._spawn(self._resume_when_drained(worker))
         self._notify()
 
@@ -185,7 +192,7 @@ class Dispatcher:
         if self.workers.get(worker.tp) is worker:
             worker.paused = False
             self._control.resume(worker.tp, worker.epoch)
-            logger.debug("resumed %s[%d] (%d buffered)", *worker.tp, worker.buffered)
+            logger.info("resumed %s[%d]: %d records unfinished", *worker.tp, worker.buffered)
 
     def pending_commits(self) -> Offsets:
         """Offsets that advanced since the last commit (not yet marked as committed)."""
@@ -223,6 +230,11 @@ class Dispatcher:
     def in_flight(self) -> int:
         """Records received by this consumer and not yet done."""
         return sum(w.buffered for w in self.workers.values())
+
+    @property
+    def paused_partitions(self) -> list[TopicPartition]:
+        """Partitions whose fetching is paused for back pressure, sorted."""
+        return sorted(tp for tp, worker in self.workers.items() if worker.paused)
 
     @property
     def parked_keys(self) -> int:

@@ -347,6 +347,16 @@ class KafkaTransport:
         return consumer.dispatcher.in_flight if consumer is not None else 0
 
     @property
+    def paused_partitions(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs paused for back pressure now, sorted.
+
+        A partition is paused once ``max_buffered_per_partition`` of its records are
+        unfinished, and resumed at half that (each transition is logged once).
+        """
+        dispatcher = self._dispatcher
+        return dispatcher.paused_partitions if dispatcher is not None else []
+
+    @property
     def pauses(self) -> int:
         """How often a partition was paused because its handlers fell behind (back pressure)."""
         return self._dispatcher.pauses if self._dispatcher is not None else 0
