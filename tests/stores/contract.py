@@ -278,6 +278,26 @@ class StoreContract(OrderingContract):
         assert await store.purge_dead_letters() == 2
         assert await store.dead_letters() == []
 
+    async def test_dead_letters_are_added_in_one_call(
+        self, store: MessageStore, clock: Clock
+    ) -> None:
+        letters = [
+            dead_letter(n, message_type="T", exception_type="E", tenant=None, failed_at=clock.now)
+            for n in range(1, 302)
+        ]
+        async with store.transaction() as tx:
+            assert await tx.add_dead_letters([]) == []
+            ids = await tx.add_dead_letters(letters)
+        assert ids == sorted(ids) and len(set(ids)) == len(letters)
+        listed = await store.dead_letters()
+        assert [d.id for d in listed] == ids
+        assert [replace(d, id=None) for d in listed] == letters
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                await tx.add_dead_letters(letters[:2])
+                raise RuntimeError
+        assert (await store.stats()).dead_letters == len(letters)
+
     async def test_stats(self, store: MessageStore, clock: Clock) -> None:
         empty = await store.stats()
         assert (empty.backlog, empty.oldest_pending_age_seconds, empty.dead_letters) == (0, 0, 0)

@@ -59,6 +59,10 @@ def _bounded_decimal(text: str) -> Decimal:
     return value
 
 
+_DECODER: Final = json.JSONDecoder(parse_float=_bounded_decimal, parse_int=_bounded_int)
+"""One decoder for every call (``json.loads`` with hooks builds a decoder per call)."""
+
+
 def parse_bounded_json(
     data: bytes | bytearray | memoryview | str,
     message_type: type | None = None,
@@ -76,7 +80,7 @@ def parse_bounded_json(
     """
     try:
         text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        return json.loads(text, parse_float=_bounded_decimal, parse_int=_bounded_int)
+        return _DECODER.decode(text)
     except UnicodeDecodeError as exc:
         problem = f"payload is not valid UTF-8 JSON: {exc}"
     except _NumberOutOfBoundsError as exc:

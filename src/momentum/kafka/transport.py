@@ -35,15 +35,15 @@ from momentum.contracts.partitioning import partition_key
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
-from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
+from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_headers
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
+from momentum.kafka.rejected import PoisonKeeper
 from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.ports import (
     Destination,
     Receiver,
-    RejectedRecord,
     RejectedSink,
     Subscription,
 )
@@ -55,8 +55,6 @@ Targets = dict[tuple[str, int], tuple[int, int]]
 """Per assigned partition: (high watermark, offset consumption starts from)."""
 
 WATERMARK_TIMEOUT = 10.0
-REJECTED_TIMEOUT = 30.0
-"""How long the consumer thread waits for a poison record to be stored before going on."""
 
 
 class KafkaTransport:
@@ -73,9 +71,8 @@ class KafkaTransport:
         self._producer: AsyncProducer | None = None
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
-        self._poison: PoisonForwarder | None = None
+        self._keeper: PoisonKeeper | None = None
         self._rejected_sink: RejectedSink | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
@@ -97,17 +94,21 @@ class KafkaTransport:
         self._producer = producer
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
-            self._poison = PoisonForwarder(self.config.producer_config())
-            self._loop = asyncio.get_running_loop()
             owned = [s.topic for s in subscriptions if s.owned]
-            self._decoder = RecordDecoder(types, on_poison=self._poisoned, owned_topics=owned)
-            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
+            self._decoder = RecordDecoder(types, owned_topics=owned, group=group)
+            keeper = PoisonKeeper(
+                DeadLetterCopies(self.config.producer_config()), lambda: self._rejected_sink
+            )
+            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver, keeper)
             try:
                 consumer.start()
             except BaseException:
                 await producer.stop()
                 self._producer = None
+                await keeper.close()
                 raise
+            keeper.start()
+            self._keeper = keeper
             self._consumer = consumer
             self._dispatcher = consumer.dispatcher
             if self._paused:
@@ -126,33 +127,18 @@ class KafkaTransport:
             self._producer = None
             if producer is not None:
                 await producer.stop()
-            if self._poison is not None:
-                await asyncio.to_thread(self._poison.close)
-                self._poison = None
+            keeper, self._keeper = self._keeper, None
+            if keeper is not None:
+                await keeper.close()
 
     def on_rejected(self, sink: RejectedSink) -> None:
-        """Also hand each poison record to ``sink`` (the store's dead letters) before commit."""
-        self._rejected_sink = sink
+        """Also hand poison records to ``sink`` (the store's dead letters) before commit.
 
-    def _poisoned(self, poison: RejectedRecord) -> None:
-        """On the consumer thread: to ``<topic>.dlq``, then to the sink, then done."""
-        forwarder, sink, loop = self._poison, self._rejected_sink, self._loop
-        if forwarder is not None:
-            forwarder(poison)
-        if sink is None or loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(sink(poison), loop).result(REJECTED_TIMEOUT)
-        except Exception as exc:  # the consumer must not stall on a failing store
-            logger.error(
-                "poison record %s[%d]@%d could not be stored as a dead letter (%r); it is on "
-                "%s only",
-                poison.topic,
-                poison.partition,
-                poison.offset,
-                exc,
-                dead_letter_topic(poison.topic),
-            )
+        Poison records are kept in batches (:class:`~momentum.kafka.rejected.PoisonKeeper`):
+        their ``<topic>.dlq`` copies produced and flushed together, then the batch handed
+        to ``sink``; a record's offset counts as done once ``sink`` returned for it.
+        """
+        self._rejected_sink = sink
 
     def pause(self) -> None:
         """Stop handing records to the receiver; running handlers finish, the group is kept.
@@ -328,6 +314,15 @@ class KafkaTransport:
     def poison_records(self) -> int:
         """Undecodable records committed without handling since start."""
         return self._decoder.poison if self._decoder is not None else 0
+
+    @property
+    def poison_kept(self) -> int:
+        """Poison records kept since start: in the store's dead letters, else on ``.dlq``.
+
+        Their offsets count as done from then on (see :meth:`on_rejected`).
+        """
+        keeper = self._keeper
+        return keeper.kept if keeper is not None else 0
 
     @property
     def skipped_records(self) -> int:

@@ -166,6 +166,29 @@ class PostgresTransaction:
             assert row is not None
             return int(row[0])
 
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> list[int]:
+        """Store dead letters with one pipelined ``executemany``; their row ids in order."""
+        if not dead_letters:
+            return []
+        with translated("adding dead letters", self._where):
+            placeholders = ", ".join(["%s"] * 19)
+            query = self._q(
+                f"INSERT INTO {{s}}.dead_letters ({rows.DEAD_LETTER_INSERT})"
+                f" VALUES ({placeholders}) RETURNING id"
+            )
+            ids: list[int] = []
+            async with self._connection.cursor() as cursor:
+                await cursor.executemany(
+                    query, [rows.dead_letter_params(x) for x in dead_letters], returning=True
+                )
+                while True:
+                    row = await cursor.fetchone()
+                    assert row is not None
+                    ids.append(int(row[0]))
+                    if not cursor.nextset():
+                        break
+        return ids
+
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, oldest first."""
         with translated("taking dead letters", self._where):

@@ -36,7 +36,6 @@ from momentum.runtime.dead_letters import (
     DeadLetterTransport,
     InMemoryDeadLetters,
     TransportDeadLetters,
-    exception_name,
 )
 from momentum.runtime.delivery import STORE_RETRY_SECONDS, Delivery
 from momentum.runtime.discovery import Discovery
@@ -53,24 +52,23 @@ from momentum.runtime.ports import (
     EnvelopeBatch,
     PausableTransport,
     RecordTransport,
-    RejectedRecord,
     RejectingTransport,
     Subscription,
     Transport,
 )
 from momentum.runtime.records import encode_outgoing
+from momentum.runtime.rejected import StoredRejections
 from momentum.runtime.relay import OutboxRelay, RelaySettings
 from momentum.runtime.replay import REPLAY_GROUP_HEADER
 from momentum.runtime.scheduler import InMemoryScheduler
 from momentum.runtime.store import (
     LOCAL_PREFIX,
-    DeadLetter,
     MessageStore,
     OutgoingRecord,
     StoreTransaction,
     local_destination,
 )
-from momentum.runtime.stored_dead_letters import StoreDeadLetters, header_text
+from momentum.runtime.stored_dead_letters import StoreDeadLetters
 from momentum.runtime.tracking import Activity, ActivityLog
 
 logger = logging.getLogger("momentum.bus")
@@ -308,7 +306,7 @@ class BusRuntime:
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
-                self.transport.on_rejected(self._store_rejected)
+                self.transport.on_rejected(StoredRejections(self.store, self.group))
             receiver = (
                 self.receive
                 if self.durability is None
@@ -326,31 +324,6 @@ class BusRuntime:
         if isinstance(transport, RecordTransport) and not destination.startswith("local:"):
             return transport.encode(envelope, Destination(destination, key))
         return encode_outgoing(envelope, destination, key)
-
-    async def _store_rejected(self, rejected: RejectedRecord) -> None:
-        """Keep an undecodable inbound record in the store's dead letters, as it was read."""
-        assert self.store is not None
-        headers = [(name, value or b"") for name, value in rejected.headers]
-        message_id = header_text(headers, "ce_id") or (
-            f"{rejected.topic}/{rejected.partition}/{rejected.offset}"
-        )
-        key = rejected.key.decode(errors="replace") if rejected.key is not None else None
-        letter = DeadLetter(
-            record=OutgoingRecord(message_id, rejected.topic, key, headers, rejected.value or b""),
-            message_type=header_text(headers, "ce_type"),
-            exception_type=exception_name(rejected.error),
-            exception_message=f"[{rejected.reason}] {rejected.error}",
-            stack="",
-            attempts=0,
-            first_failure_at=rejected.failed_at,
-            last_failure_at=rejected.failed_at,
-            origin_topic=rejected.topic,
-            origin_partition=rejected.partition,
-            origin_offset=rejected.offset,
-            group=self.group,
-        )
-        async with self.store.transaction() as tx:
-            await tx.add_dead_letter(letter)
 
     def outbox_committed(self, rows: int) -> None:
         """Wake the relay and the durable local queues: a commit wrote ``rows`` rows."""

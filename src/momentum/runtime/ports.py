@@ -190,6 +190,9 @@ class RejectedRecord:
         reason: Why it was rejected (``invalid-json``, ``schema-mismatch``...).
         error: The decoding error.
         failed_at: When it was rejected (POSIX seconds).
+        copy_note: What became of its copy on the transport's dead-letter topic when that
+            copy is not there whole (``on t.dlq without its value (...)``, ``not on t.dlq:
+            ...``); empty otherwise.
     """
 
     topic: str
@@ -201,10 +204,12 @@ class RejectedRecord:
     reason: str
     error: BaseException
     failed_at: float
+    copy_note: str = ""
 
 
-RejectedSink = Callable[[RejectedRecord], Coroutine[Any, Any, None]]
-"""Keeps a rejected record (the runtime writes it to the store's dead letters)."""
+RejectedSink = Callable[[Sequence[RejectedRecord]], Coroutine[Any, Any, None]]
+"""Keeps a batch of rejected records (the runtime writes them to the store's dead letters in
+one transaction); raises when they could not be kept."""
 
 
 @runtime_checkable
@@ -212,5 +217,9 @@ class RejectingTransport(Protocol):
     """A transport that reports the records it rejects as undecodable."""
 
     def on_rejected(self, sink: RejectedSink) -> None:
-        """Call ``sink`` for each rejected record before the record counts as done."""
+        """Hand rejected records to ``sink`` in batches; each counts as done once kept.
+
+        A record is kept once ``sink`` returned for its batch (a transport retries a batch
+        ``sink`` failed for).
+        """
         ...

@@ -226,6 +226,14 @@ class StoreTransaction(Protocol):
         """Store a dead letter; returns its row id."""
         ...
 
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> list[int]:
+        """Store several dead letters in one statement's round trip (a batch of poison).
+
+        Returns:
+            Their row ids, in the order of ``dead_letters``.
+        """
+        ...
+
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, to replay them (add their records as outgoing)."""
         ...
