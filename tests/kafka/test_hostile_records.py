@@ -17,6 +17,7 @@ from momentum_kafka_events import OrderPlaced
 from momentum import Envelope, Service
 from momentum.contracts.message_types import message_type_name
 from momentum.kafka import KafkaConfig, KafkaTransport
+from momentum.runtime.policies import ErrorRule
 from momentum.runtime.records import encode_outgoing
 from momentum.sqlite import SqliteStore
 from momentum.testing import tracked
@@ -175,3 +176,43 @@ async def test_untyped_decoding_failures_are_typed_and_logged_in_one_line_each(
     assert len(lines) == len(hostile)  # one line per record
     assert all(r.exc_info is None and r.levelno == logging.WARNING for r in lines)
     assert all("(invalid-json)" in r.getMessage() for r in lines)
+
+
+async def test_a_handler_dead_letter_too_large_for_its_copy_is_written_without_its_value(
+    make_config: Callable[..., KafkaConfig],
+    environment: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    topic = f"{environment}.kafkatests.public.orders.v1"
+    store = SqliteStore(tmp_path / "billing.db")
+
+    async def placed(event: OrderPlaced) -> None:
+        raise ValueError("always")
+
+    service = Service(
+        "billing",
+        "Billing",
+        transport=KafkaTransport(make_config()),
+        store=store,
+        environment=environment,
+    )
+    service.add_handler(placed)
+    service.on_error(ErrorRule.on(ValueError).dead_letter())
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 1_048_576})
+    value = b'{"customer": "' + b"a" * (BIG - 30) + b'", "seq": 1}'
+    caplog.set_level(logging.WARNING)
+    async with service:
+        async with tracked(service, timeout=60):
+            producer.produce(topic, value, b"big", headers=ce_headers("big-2"))
+            assert producer.flush(30) == 0
+        (letter,) = await store.dead_letters()
+    assert letter.record.body == value and letter.exception_message == "always"
+    (copy,) = read_records(kafka_bootstrap, f"{topic}.dlq", 1)
+    headers = dict(copy.headers() or [])
+    assert copy.value() == b"" and copy.key() == b"big"
+    assert headers["momentum-dlq-value-omitted"] == str(len(value)).encode()
+    assert headers["momentum-dlq-exception-message"] == b"always"
+    assert not [r for r in caplog.records if "receiver raised" in r.getMessage()]
+    assert [r for r in caplog.records if "without its value" in r.getMessage()]

@@ -90,6 +90,22 @@ class TestPostgresStore(StoreContract):
                 self._sql("DELETE FROM {}.momentum_schema WHERE version = 2")
             )
 
+    async def undo_version_3(self, store: PostgresStore) -> None:
+        async with store.transaction() as tx:
+            for statement in (
+                "ALTER TABLE {}.dead_letters DROP COLUMN raw_key",
+                "DROP INDEX {}.dead_letters_type",
+                "DROP INDEX {}.dead_letters_exception",
+                "DELETE FROM {}.momentum_schema WHERE version = 3",
+            ):
+                await tx.connection.execute(self._sql(statement))
+            await tx.connection.execute(
+                self._sql(
+                    "CREATE INDEX dead_letters_type ON {}.dead_letters"
+                    " (message_type, exception_type)"
+                )
+            )
+
     # PostgreSQL only -------------------------------------------------------------------------
 
     async def test_unreachable_database_is_a_store_error_with_masked_password(self) -> None:

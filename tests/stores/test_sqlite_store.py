@@ -81,6 +81,12 @@ class TestSqliteStore(StoreContract):
             await connection.execute("DELETE FROM momentum_schema WHERE version = 2")
             await connection.commit()
 
+    async def undo_version_3(self, store: SqliteStore) -> None:
+        async with aiosqlite.connect(store.path) as connection:
+            await connection.execute("ALTER TABLE dead_letters DROP COLUMN raw_key")
+            await connection.execute("DELETE FROM momentum_schema WHERE version = 3")
+            await connection.commit()
+
     # SQLite only -----------------------------------------------------------------------------
 
     async def test_file_is_in_wal_mode(self, store: SqliteStore) -> None:

@@ -284,7 +284,26 @@ def details(letter: DeadLetter) -> dict[str, Any]:
     except UnicodeDecodeError:
         row["body_base64"] = base64.b64encode(letter.record.body).decode("ascii")
     row["stack"] = letter.stack
+    raw = raw_key_of(letter)
+    if raw is not None:
+        row["key_base64"] = base64.b64encode(raw).decode("ascii")
     return row
+
+
+def raw_key_of(letter: DeadLetter) -> bytes | None:
+    """The key as read when its text (``record.key``) does not show it exactly, else ``None``."""
+    raw = letter.raw_key
+    if raw is None or raw == (letter.record.key or "").encode():
+        return None
+    return raw
+
+
+def key_fact(letter: DeadLetter) -> str | None:
+    """The key as ``show`` prints it: its text, and its bytes when the text is not exact."""
+    raw = raw_key_of(letter)
+    if raw is None:
+        return letter.record.key
+    return f"{letter.record.key} (bytes as read: {raw.hex()})"
 
 
 def letters_table(letters: Sequence[DeadLetter]) -> Table:
@@ -346,7 +365,7 @@ def details_renderable(letter: DeadLetter) -> RenderableType:
         ("origin", origin_of(letter)),
         ("tenant", letter.tenant),
         ("replays to", letter.record.destination),
-        ("key", letter.record.key),
+        ("key", key_fact(letter)),
     ]
     for name, fact in rows:
         facts.add_row(name, Text(fact) if fact is not None else Text("-", style="dim"))

@@ -33,10 +33,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from momentum.contracts.errors import TransportError
+from momentum.contracts.partitioning import partition_key
+from momentum.contracts.serialization import Casing
+from momentum.kafka.codec import TRANSPORT_NAME, encode_record
 from momentum.kafka.producer import librdkafka_logger
 from momentum.kafka.provisioning import dead_letter_topic
 from momentum.runtime.dead_letters import DeadLetterRecord
@@ -52,9 +56,12 @@ __all__ = [
     "PREFIX",
     "CopyOutcome",
     "DeadLetterCopies",
+    "DeadLetterCopy",
+    "dead_letter_copy",
     "dead_letter_headers",
     "dead_letter_topic",
     "poison_headers",
+    "too_large",
 ]
 
 
@@ -87,6 +94,45 @@ def dead_letter_headers(record: DeadLetterRecord) -> list[tuple[str, bytes]]:
     return headers
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterCopy:
+    """The record a dead letter is written as on ``<topic>.dlq``.
+
+    Attributes:
+        key: The record key (as read, for a message read from Kafka).
+        value: The record value.
+        headers: The original headers, then the ``momentum-dlq-*`` ones.
+    """
+
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    def without_value(self) -> DeadLetterCopy:
+        """This copy without its value (``momentum-dlq-value-omitted``: its size)."""
+        omitted = (OMITTED_HEADER, str(len(self.value)).encode())
+        return DeadLetterCopy(self.key, b"", [*self.headers, omitted])
+
+
+def dead_letter_copy(record: DeadLetterRecord, casing: Casing) -> DeadLetterCopy:
+    """``record`` as written to its dead-letter topic (see the module)."""
+    envelope = record.envelope
+    origin = envelope.origin
+    if origin is not None and origin.headers is not None and origin.transport == TRANSPORT_NAME:
+        # as read: raw header values (None stays a null header value)
+        headers = cast(list[tuple[str, bytes]], list(origin.headers))
+        return DeadLetterCopy(
+            origin.key, origin.value or b"", [*headers, *dead_letter_headers(record)]
+        )
+    key, value, headers = encode_record(envelope, partition_key(envelope.message), casing)
+    return DeadLetterCopy(key, value, [*headers, *dead_letter_headers(record)])
+
+
+def too_large(error: TransportError) -> bool:
+    """Whether a send failed because the record exceeds a message size limit."""
+    return _TOO_LARGE_NAME in str(error)
+
+
 def poison_headers(poison: RejectedRecord) -> list[tuple[str, bytes]]:
     """Headers of a poison record (one that could not be decoded) on its dead-letter topic."""
     klass = type(poison.error)
@@ -106,6 +152,8 @@ OMITTED_HEADER = PREFIX + "value-omitted"
 """On a copy written without the original value (too large): the value's size in bytes."""
 
 _TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE
+_TOO_LARGE_NAME = "MSG_SIZE_TOO_LARGE"
+"""How :func:`~momentum.kafka.producer.delivery_error` names that error in its message."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -335,7 +335,7 @@ class AsyncProducer:
         return self._in_flight
 
     def submit(
-        self, topic: str, key: str | bytes, value: bytes, headers: Headers
+        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers
     ) -> SingleDelivery | None:
         """Produce one record now; its delivery, or ``None`` while the local queue is full.
 
@@ -355,7 +355,9 @@ class AsyncProducer:
             raise delivery_error(topic, produce_error(exc)) from None
         return delivery
 
-    async def send(self, topic: str, key: str | bytes, value: bytes, headers: Headers) -> None:
+    async def send(
+        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers
+    ) -> None:
         """Produce one record and wait for its delivery report.
 
         Raises :class:`TransportError` (with the topic and reason) when the record cannot be

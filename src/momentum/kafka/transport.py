@@ -31,11 +31,10 @@ from momentum.contracts.cloudevents import (
 )
 from momentum.contracts.envelope import Envelope, new_message_id_text
 from momentum.contracts.errors import TransportError
-from momentum.contracts.partitioning import partition_key
-from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
+from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
-from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_headers
+from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_copy, too_large
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
@@ -252,17 +251,51 @@ class KafkaTransport:
         return results
 
     async def publish_dead_letter(self, record: DeadLetterRecord, topic: str) -> None:
-        """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers."""
+        """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers.
+
+        A message read from Kafka is written as it was read (key, value and headers byte
+        for byte); any other as its CloudEvents record. A copy too large for the message
+        size limit is written without its value (``momentum-dlq-value-omitted``: its size).
+        Raises :class:`TransportError` when no copy could be written.
+        """
         producer = self._producer
         if producer is None:
             raise TransportError("the Kafka transport is not started")
         target = dead_letter_topic(topic)
         if self.config.provisioning.enabled:
             await self._provision([target])
-        key, value, headers = encode_record(
-            record.envelope, partition_key(record.envelope.message), self.config.casing
-        )
-        await producer.send(target, key, value, headers + dead_letter_headers(record))
+        copy = dead_letter_copy(record, self.config.casing)
+        try:
+            await producer.send(target, copy.key, copy.value, copy.headers)
+        except TransportError as exc:
+            if not too_large(exc):
+                raise
+            stripped = copy.without_value()
+            await producer.send(target, stripped.key, stripped.value, stripped.headers)
+            logger.warning(
+                "dead letter of %s %s written to %s without its value (%d bytes: %s); the "
+                "service's dead letters keep it whole",
+                record.envelope.message_type,
+                record.envelope.message_id,
+                target,
+                len(copy.value),
+                exc,
+            )
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Send one record exactly as given (the key as bytes) and wait for its acknowledgement.
+
+        Replays use it for records whose key is no text (a poison record's binary key).
+        Raises :class:`TransportError` with the topic and reason when it is not delivered.
+        """
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        if self.config.provisioning.enabled:
+            await self._provision([topic])
+        await producer.send(topic, key, value, list(headers))
 
     async def _provision_each(self, topics: set[str]) -> dict[str, BaseException]:
         """Provision ``topics`` not provisioned yet; the failure of each that failed."""

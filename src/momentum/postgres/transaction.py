@@ -154,7 +154,7 @@ class PostgresTransaction:
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
         with translated("adding a dead letter", self._where):
-            placeholders = ", ".join(["%s"] * 19)
+            placeholders = rows.DEAD_LETTER_PLACEHOLDERS
             cursor = await self._connection.execute(
                 self._q(
                     f"INSERT INTO {{s}}.dead_letters ({rows.DEAD_LETTER_INSERT})"
@@ -171,7 +171,7 @@ class PostgresTransaction:
         if not dead_letters:
             return []
         with translated("adding dead letters", self._where):
-            placeholders = ", ".join(["%s"] * 19)
+            placeholders = rows.DEAD_LETTER_PLACEHOLDERS
             query = self._q(
                 f"INSERT INTO {{s}}.dead_letters ({rows.DEAD_LETTER_INSERT})"
                 f" VALUES ({placeholders}) RETURNING id"

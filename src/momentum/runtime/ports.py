@@ -139,6 +139,21 @@ class RecordTransport(Protocol):
         ...
 
 
+@runtime_checkable
+class RawRecordTransport(Protocol):
+    """A transport that sends a record exactly as given, its key as bytes (replays)."""
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Send one record and wait until it is acknowledged.
+
+        Raises:
+            TransportError: It was not delivered.
+        """
+        ...
+
+
 class EnvelopeBatch(Protocol):
     """Envelopes handed to a transport one by one, acknowledged together (``publish_many``)."""
 

@@ -40,6 +40,7 @@ def rejected_letter(rejected: RejectedRecord, group: str) -> DeadLetter:
         origin_partition=rejected.partition,
         origin_offset=rejected.offset,
         group=group,
+        raw_key=rejected.key,
     )
 
 

@@ -114,6 +114,13 @@ class DeadLetter:
             replays and purges it (services may share one SQLite file). ``None`` for
             letters written before the store knew groups (every service sees those).
         id: Row id, set by the store (``None`` before it is stored).
+        raw_key: The record's key exactly as it was read (bytes), when the letter keeps a
+            record read from a transport (``record.key`` is then its text, invalid UTF-8
+            replaced); ``None`` for other letters, whose key is ``record.key``.
+
+    Stores keep every field as given, except that text fields hold no NUL character (each
+    becomes U+FFFD: PostgreSQL text cannot hold it); the bytes of a record as it was read
+    are in ``record.headers``, ``record.body`` and ``raw_key``.
     """
 
     record: OutgoingRecord
@@ -131,6 +138,33 @@ class DeadLetter:
     tenant: str | None = None
     group: str | None = None
     id: int | None = None
+    raw_key: bytes | None = None
+
+
+def storable_text(text: str | None) -> str | None:
+    """``text`` as a store keeps a dead letter's text field: NUL characters as U+FFFD."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")
+
+
+MAX_TEXT_KEY_BYTES = 1024
+"""Longest key a replay writes to the outbox as text (its stream index holds it)."""
+
+
+def text_key(raw: bytes) -> str | None:
+    """``raw`` as the outbox's text key, or ``None`` when the text could not stand for it.
+
+    Valid UTF-8 without NUL and at most :data:`MAX_TEXT_KEY_BYTES` bytes: what every store
+    keeps in its text key column (and its stream index) and the transport encodes back to
+    the same bytes.
+    """
+    if len(raw) > MAX_TEXT_KEY_BYTES or b"\x00" in raw:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,7 @@ class SqliteTransaction:
 
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
-        placeholders = ", ".join(["?"] * 18)
+        placeholders = rows.DEAD_LETTER_PLACEHOLDERS
         with translated("adding a dead letter", self._where):
             cursor = await self._connection.execute(
                 f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
@@ -122,7 +122,7 @@ class SqliteTransaction:
         """Store dead letters with one ``executemany``; returns their row ids in order."""
         if not dead_letters:
             return []
-        placeholders = ", ".join(["?"] * 18)
+        placeholders = rows.DEAD_LETTER_PLACEHOLDERS
         with translated("adding dead letters", self._where):
             await self._connection.executemany(
                 f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
