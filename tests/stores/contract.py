@@ -294,12 +294,13 @@ class StoreContract(OrderingContract):
             for n in range(1, 302)
         ]
         async with store.transaction() as tx:
-            assert await tx.add_dead_letters([]) == []
-            ids = await tx.add_dead_letters(letters)
-        assert ids == sorted(ids) and len(set(ids)) == len(letters)
-        listed = await store.dead_letters()
-        assert [d.id for d in listed] == ids
+            await tx.add_dead_letters([])
+            await tx.add_dead_letters(letters[:1])
+            await tx.add_dead_letters(letters[1:])
+        listed = await store.dead_letters()  # oldest (lowest id) first: in the given order
         assert [replace(d, id=None) for d in listed] == letters
+        ids = [d.id for d in listed]
+        assert ids == sorted(ids) and len(set(ids)) == len(letters)
         with pytest.raises(RuntimeError):
             async with store.transaction() as tx:
                 await tx.add_dead_letters(letters[:2])

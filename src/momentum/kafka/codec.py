@@ -122,7 +122,7 @@ class RecordDecoder:
                 offset,
                 key,
                 value,
-                list(headers or []),
+                [] if headers is None else headers,  # a list of its own per record
                 reason,
                 error,
                 time.time(),

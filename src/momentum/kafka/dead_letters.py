@@ -32,11 +32,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from momentum.contracts.cloudevents import rfc3339
 from momentum.contracts.errors import TransportError
 from momentum.contracts.partitioning import partition_key
 from momentum.contracts.serialization import Casing
@@ -66,7 +66,8 @@ __all__ = [
 
 
 def _time(seconds: float) -> bytes:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z").encode()
+    """RFC 3339 UTC with microseconds (``2024-05-01T12:00:00.250000Z``), as ``ce_time`` is."""
+    return rfc3339(seconds)
 
 
 def dead_letter_headers(record: DeadLetterRecord) -> list[tuple[str, bytes]]:

@@ -23,6 +23,29 @@ DEAD_LETTER_INSERT = (
     " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group, raw_key"
 )
 DEAD_LETTER_PLACEHOLDERS = ", ".join(["%s"] * 20)
+DEAD_LETTER_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text[]",
+    "bytea[]",
+    "bytea",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "int4",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "bytea",
+)
+"""The PostgreSQL types of :data:`DEAD_LETTER_INSERT`, in order (a binary ``COPY``)."""
 
 
 def to_datetime(timestamp: float) -> datetime:

@@ -260,12 +260,8 @@ class StoreTransaction(Protocol):
         """Store a dead letter; returns its row id."""
         ...
 
-    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> list[int]:
-        """Store several dead letters in one statement's round trip (a batch of poison).
-
-        Returns:
-            Their row ids, in the order of ``dead_letters``.
-        """
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> None:
+        """Store several dead letters at once (a batch of poison), in order (ids ascending)."""
         ...
 
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:

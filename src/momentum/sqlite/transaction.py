@@ -118,22 +118,16 @@ class SqliteTransaction:
         assert row_id is not None
         return row_id
 
-    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> list[int]:
-        """Store dead letters with one ``executemany``; returns their row ids in order."""
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters with one ``executemany``."""
         if not dead_letters:
-            return []
-        placeholders = rows.DEAD_LETTER_PLACEHOLDERS
+            return
         with translated("adding dead letters", self._where):
             await self._connection.executemany(
-                f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
+                f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT})"
+                f" VALUES ({rows.DEAD_LETTER_PLACEHOLDERS})",
                 [rows.dead_letter_params(letter) for letter in dead_letters],
             )
-            async with self._connection.execute("SELECT last_insert_rowid()") as cursor:
-                row = await cursor.fetchone()
-        assert row is not None
-        last = int(row[0])
-        # One writer at a time and AUTOINCREMENT: the rows just written have consecutive ids.
-        return list(range(last - len(dead_letters) + 1, last + 1))
 
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, oldest first."""
