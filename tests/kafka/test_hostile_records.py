@@ -207,7 +207,7 @@ async def test_a_handler_dead_letter_too_large_for_its_copy_is_written_without_i
     service.on_error(ErrorRule.on(ValueError).dead_letter())
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 1_048_576})
     value = b'{"customer": "' + b"a" * (BIG - 30) + b'", "seq": 1}'
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.WARNING, logger="momentum.kafka")
     async with service:
         async with tracked(service, timeout=60):
             producer.produce(topic, value, b"big", headers=ce_headers("big-2"))

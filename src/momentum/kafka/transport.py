@@ -345,7 +345,7 @@ class KafkaTransport:
 
     @property
     def poison_records(self) -> int:
-        """Undecodable records committed without handling since start."""
+        """Undecodable records rejected since start (kept as dead letters, never handled)."""
         return self._decoder.poison if self._decoder is not None else 0
 
     @property
