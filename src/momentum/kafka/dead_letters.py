@@ -207,7 +207,7 @@ class DeadLetterCopies:
         """Copy ``records`` to their dead-letter topics; each one's outcome, in order."""
         errors = await self._send([(r, False) for r in records])
         outcomes: list[CopyOutcome] = [WHOLE] * len(records)
-        retry = [i for i, e in enumerate(errors) if e is not None and _too_large(e)]
+        retry = [i for i, e in enumerate(errors) if e is not None and _too_large_error(e)]
         stripped = await self._send([(records[i], True) for i in retry]) if retry else []
         for index, error in enumerate(errors):
             if error is None:
@@ -226,7 +226,7 @@ class DeadLetterCopies:
                 outcomes[index] = CopyOutcome(True, note, value_omitted=True)
             else:
                 note = f"not on {topic}: {_reason(error)} (also without its {size}-byte value)"
-                outcomes[index] = CopyOutcome(False, note, retriable=not _too_large(error))
+                outcomes[index] = CopyOutcome(False, note, retriable=not _too_large_error(error))
         return outcomes
 
     async def _send(self, copies: Sequence[tuple[RejectedRecord, bool]]) -> list[Any]:
@@ -278,7 +278,7 @@ def _copy(
     return b"", headers
 
 
-def _too_large(error: Any) -> bool:
+def _too_large_error(error: Any) -> bool:
     return isinstance(error, KafkaError) and error.code() == _TOO_LARGE
 
 
