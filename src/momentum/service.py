@@ -322,6 +322,7 @@ class Service:
             lease_seconds=config.lease_seconds,
             poll_seconds=config.poll_seconds,
             max_attempts=config.max_relay_attempts,
+            hold_seconds=config.relay_hold_seconds,
             sent_retention_seconds=config.sent_retention_seconds,
             inbox_retention_seconds=config.inbox_retention_seconds,
             purge_interval_seconds=config.purge_interval_seconds,

@@ -117,6 +117,10 @@ class StoreSettings(BaseModel):
             a redelivery older than this runs its handler again.
         purge_interval_seconds: Time between purges of old rows.
         max_relay_attempts: Failed publications of one row before it becomes a dead letter.
+        relay_hold_seconds: Longest wait for the transport's acknowledgements while a relay
+            holds its claim (capped at half of ``lease_seconds``); rows unacknowledged by then
+            are leased to the relay and settled when their outcome arrives, so a slow or
+            failing record holds no other row back.
     """
 
     schema_name: str | None = None
@@ -127,6 +131,7 @@ class StoreSettings(BaseModel):
     inbox_retention_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
     purge_interval_seconds: float = Field(default=60.0, gt=0)
     max_relay_attempts: int = Field(default=20, ge=1)
+    relay_hold_seconds: float = Field(default=1.0, ge=0)
 
 
 IN_MEMORY_DATABASE = "memory://"

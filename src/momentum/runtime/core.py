@@ -411,13 +411,15 @@ class BusRuntime:
             self.circuit_breaker.close()
             if self.transport is not None and isinstance(self.transport, PausableTransport):
                 self.transport.resume()  # let in-flight work drain
-        if self.relay is not None:
-            await self.relay.stop()
-            self.relay = None
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            await relay.stop()
         if self.durable_queues is not None:
             await self.durable_queues.stop()
         if self.transport is not None:
-            await self.transport.stop()
+            await self.transport.stop()  # flushes: records in flight get their outcome
+        if relay is not None:
+            await relay.close(self.shutdown_seconds)
         for ticket in self._scheduled_retries.values():  # durable: kept for the next start
             self.pending.done(ticket)
         self._scheduled_retries.clear()
