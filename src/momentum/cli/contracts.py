@@ -159,9 +159,12 @@ def check(packages: Packages, as_json: JsonFlag = False) -> None:
         typer.echo(json.dumps(payload, indent=2))
     elif problems:
         typer.echo(_report(problems))
-        bad = len({p.class_name for p in problems})
+        names = {info.name for info in events}
+        bad = len({p.class_name for p in problems if p.class_name in names})
+        carried = len({p.class_name for p in problems} - names)
+        types = f" and {carried} type(s) they carry" if carried else ""
         typer.echo(
-            f"\n{len(problems)} problem(s) in {bad} of {len(events)} event(s) "
+            f"\n{len(problems)} problem(s) in {bad} of {len(events)} event(s){types} "
             f"in {', '.join(packages)}."
         )
     else:
