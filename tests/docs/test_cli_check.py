@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 import momentum.cli  # noqa: F401 - registers the commands on the app
 from momentum.cli.app import app
+from momentum.contracts.errors import ContractBaselineError
+from momentum.docs.revisions import _extract
 
 MOMENTUM = str(Path(sys.executable).with_name("momentum"))
 CLEAN_ENV = {"MOMENTUM_CASING": None}
@@ -250,3 +252,11 @@ def test_check_against_outside_a_repository_exits_2(tmp_path: Path) -> None:
     done = cli(tmp_path, "check", name, "--against", "main")
     assert done.returncode == 2
     assert "is not in a git repository" in done.stderr
+
+
+def test_a_tree_that_cannot_be_extracted_is_a_typed_error(
+    repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, _ = repo
+    with pytest.raises(ContractBaselineError, match="cannot extract the tree of"):
+        _extract(root, "0" * 40, tmp_path / "tree")

@@ -52,18 +52,32 @@ def _git(cwd: Path, *args: str) -> str | None:
 
 
 def _extract(top: Path, commit: str, tree: Path) -> None:
-    with subprocess.Popen(
-        ["git", "archive", "--format=tar", commit],
-        cwd=top,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
+    """Extract the tree of ``commit`` into ``tree``, streaming ``git archive`` (no temp tar)."""
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            ["git", "archive", "--format=tar", commit],
+            cwd=top,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        ) as proc,
+    ):
         assert proc.stdout is not None
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            archive.extractall(tree, filter="data")
-        error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise ContractBaselineError(f"git archive {commit} failed: {error.strip()}")
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                archive.extractall(tree, filter="data")
+        except tarfile.TarError as exc:
+            proc.kill()
+            failure: str | Exception = exc
+        else:
+            failure = ""
+        proc.wait()
+        errors.seek(0)
+        message = errors.read().decode(errors="replace").strip()
+    if proc.returncode != 0 or failure:
+        raise ContractBaselineError(
+            f"cannot extract the tree of {commit}: {message or failure or proc.returncode}"
+        )
 
 
 def _mapped_paths(search_path: Sequence[str], cwd: Path, top: Path, tree: Path) -> list[str]:
