@@ -10,6 +10,7 @@ from __future__ import annotations
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
     ConfigurationError,
+    ContractBaselineError,
     ContractError,
     DuplicateMessageTypeError,
     HandlerConfigurationError,
@@ -50,6 +51,7 @@ from momentum.settings import MomentumSettings
 __all__ = [
     "Command",
     "ConfigurationError",
+    "ContractBaselineError",
     "ContractError",
     "DuplicateMessageTypeError",
     "Envelope",

@@ -29,6 +29,14 @@ class ContractError(ConfigurationError):
     """An event contract (topic, domain, version, partition key) is invalid."""
 
 
+class ContractBaselineError(ConfigurationError):
+    """``momentum check --against`` cannot read its baseline.
+
+    The baseline is neither a readable contract file nor a git revision whose packages export
+    their contracts (unknown revision, not a git repository, package absent at the revision).
+    """
+
+
 class DuplicateMessageTypeError(ContractError):
     """Two classes claim the same wire type name (``ce_type``)."""
 
