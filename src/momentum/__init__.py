@@ -42,17 +42,24 @@ from momentum.contracts.result import Result, ValidationFailure
 from momentum.contracts.tenancy import TenantContext, tenant_scope
 from momentum.contracts.topics import event_topic, topic_name
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
+from momentum.runtime.policies import ErrorRule
+from momentum.runtime.ports import Transport
+from momentum.runtime.store import DeadLetterFilter, StoreTransaction
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
 from momentum.settings import MomentumSettings
 
 __all__ = [
+    "CircuitBreakerSettings",
     "Command",
     "ConfigurationError",
     "ContractError",
+    "DeadLetterFilter",
     "DuplicateMessageTypeError",
     "Envelope",
+    "ErrorRule",
     "HandlerConfigurationError",
     "HandlerNotFoundError",
     "InvalidCloudEventError",
@@ -76,8 +83,10 @@ __all__ = [
     "SerializationError",
     "Service",
     "StoreError",
+    "StoreTransaction",
     "TenantContext",
     "TrackingTimeoutError",
+    "Transport",
     "TransportError",
     "UnknownCloudEventTypeError",
     "UnknownMessageTypeError",
