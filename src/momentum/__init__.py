@@ -46,10 +46,16 @@ from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
 from momentum.runtime.policies import ErrorRule
 from momentum.runtime.ports import Transport
-from momentum.runtime.store import DeadLetterFilter, StoreTransaction
+from momentum.runtime.store import DeadLetterFilter, MessageStore, StoreTransaction
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
-from momentum.settings import MomentumSettings
+from momentum.settings import (
+    KafkaSettings,
+    LocalQueueSettings,
+    MiddlewareSettings,
+    MomentumSettings,
+    StoreSettings,
+)
 
 __all__ = [
     "CircuitBreakerSettings",
@@ -70,9 +76,13 @@ __all__ = [
     "InvalidServiceNameError",
     "InvalidTopicError",
     "InvalidVersionError",
+    "KafkaSettings",
+    "LocalQueueSettings",
     "MessageBus",
     "MessageDecodeError",
     "MessageEncodeError",
+    "MessageStore",
+    "MiddlewareSettings",
     "MissingEventTopicError",
     "MomentumError",
     "MomentumSettings",
@@ -83,6 +93,7 @@ __all__ = [
     "SerializationError",
     "Service",
     "StoreError",
+    "StoreSettings",
     "StoreTransaction",
     "TenantContext",
     "TrackingTimeoutError",
