@@ -52,8 +52,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from momentum.contracts import serialization
+from momentum.contracts.envelope import TRACE_HEADERS as TRACE_HEADERS  # re-exported
 from momentum.contracts.envelope import (
-    TRACE_HEADERS,
     Envelope,
     Origin,
     inbound_envelope,
