@@ -73,6 +73,15 @@ class ValidationError(MomentumError):
         super().__init__(f"{message_type.__qualname__} is invalid: {details}")
 
 
+class InvalidMessageError(MomentumError, TypeError):
+    """Something that is not a message was given to the bus (``None``, a dict, a class...).
+
+    A message is an instance of a class of the application's: an event (a frozen dataclass
+    or pydantic model; with ``@event_topic`` an integration event) or a ``Command`` /
+    ``Query`` subclass.
+    """
+
+
 class TransportError(MomentumError):
     """A transport (Kafka, local queues) failed to deliver or receive a message."""
 
