@@ -1,6 +1,6 @@
 """CloudEvents 1.0 over Kafka: an :class:`Envelope` to a record value and headers, and back.
 
-Out: binary content mode (DESIGN.md section 2). The value is the message as JSON (see
+Out: binary content mode (README: "Event contracts"). The value is the message as JSON (see
 :mod:`momentum.contracts.serialization`); the headers are, in this order:
 
 ================== ==========================================================================
