@@ -49,6 +49,7 @@ from momentum.runtime.discovery import handler
 from momentum.runtime.policies import ErrorRule
 from momentum.runtime.ports import Transport
 from momentum.runtime.store import DeadLetterFilter, MessageStore, StoreTransaction
+from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
 from momentum.settings import (
@@ -57,6 +58,7 @@ from momentum.settings import (
     MiddlewareSettings,
     MomentumSettings,
     StoreSettings,
+    TelemetrySettings,
 )
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "KafkaSettings",
     "LocalQueueSettings",
     "MessageBus",
+    "MessageContextFilter",
     "MessageDecodeError",
     "MessageEncodeError",
     "MessageStore",
@@ -99,6 +102,8 @@ __all__ = [
     "StoreError",
     "StoreSettings",
     "StoreTransaction",
+    "Telemetry",
+    "TelemetrySettings",
     "TenantContext",
     "TrackingTimeoutError",
     "Transport",

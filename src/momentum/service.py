@@ -45,9 +45,10 @@ from momentum.runtime.ports import Transport
 from momentum.runtime.relay import RelaySettings
 from momentum.runtime.replay import ReplayOutcome, replay_stored
 from momentum.runtime.store import DeadLetterFilter, MessageStore
+from momentum.runtime.telemetry import ServiceTelemetry, Telemetry
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
 from momentum.settings import MomentumSettings, StoreSettings, settings_from_arguments
-from momentum.wiring import store_from_settings, transport_from_settings
+from momentum.wiring import store_from_settings, telemetry_from_settings, transport_from_settings
 
 
 class Service:
@@ -66,6 +67,10 @@ class Service:
             ``database_url`` names (a SQLite file ``momentum.db``; ``memory://``: none).
             A dict or a ``StoreSettings`` here is the store *settings* instead
             (``store={"lease_seconds": 10}``), for the store ``database_url`` names.
+        telemetry: Where traces, metrics and log context go: ``True`` (OpenTelemetry's global
+            providers, the ``otel`` extra), ``False`` (none), or an object such as
+            ``momentum.otel.OtelTelemetry(tracer_provider=...)``. By default as the
+            ``telemetry`` settings say (on when an OpenTelemetry SDK is installed).
         settings: Settings object; otherwise built from ``overrides`` and the environment.
         **overrides: Settings given as keyword arguments (highest precedence). A group of
             nested settings (``kafka``, ``store``, ``local_queues``, ``middleware``) takes a
@@ -86,6 +91,7 @@ class Service:
         transport: Transport | None = None,
         dead_letters: DeadLetterSink | None = None,
         store: MessageStore | StoreSettings | Mapping[str, Any] | None = None,
+        telemetry: Telemetry | bool | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -104,6 +110,8 @@ class Service:
             "a message store such as SqliteStore(...), a StoreSettings or a dict of store settings",
         )
         _check_kind("settings", settings, MomentumSettings, "a MomentumSettings")
+        if not isinstance(telemetry, bool):
+            _check_kind("telemetry", telemetry, Telemetry, "True, False or a Telemetry object")
         if settings is not None and overrides:
             raise ConfigurationError(
                 f"pass either settings= or setting keyword arguments, not both (got settings= "
@@ -120,6 +128,7 @@ class Service:
             transport if transport is not None else transport_from_settings(self.settings, name)
         )
         self.store = store if store is not None else store_from_settings(self.settings, name)
+        self._telemetry = telemetry
         self._dead_letters: DeadLetterSink | None = dead_letters
         if dead_letters is None and self.store is None:
             self._dead_letters = InMemoryDeadLetters()
@@ -329,6 +338,8 @@ class Service:
             circuit_breaker=self._breaker,
             store=self.store,
             relay=self._relay_settings(),
+            telemetry=self._resolve_telemetry(),
+            gauge_interval=self.settings.telemetry.gauge_interval_seconds,
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:
@@ -337,6 +348,26 @@ class Service:
             await runtime.stop()
             raise
         self._runtime = runtime
+
+    def _resolve_telemetry(self) -> Telemetry | None:
+        """The telemetry this start reports to (named after the service)."""
+        chosen = self._telemetry
+        if chosen is False:
+            return None
+        if chosen is True:
+            chosen = telemetry_from_settings(
+                self.settings.model_copy(
+                    update={
+                        "telemetry": self.settings.telemetry.model_copy(update={"enabled": True})
+                    }
+                )
+            )
+        elif chosen is None:
+            chosen = telemetry_from_settings(self.settings)
+        if isinstance(chosen, ServiceTelemetry):
+            transport = self.transport
+            chosen.attach(self.name, self.group_id, transport.name if transport else None)
+        return chosen
 
     def _relay_settings(self) -> RelaySettings:
         config = self.settings.store
@@ -416,6 +447,7 @@ _SERVICE_ARGUMENTS = (
     "transport",
     "dead_letters",
     "store",
+    "telemetry",
     "settings",
 )
 

@@ -52,6 +52,26 @@ class MiddlewareSettings(BaseModel):
     slow_handler_seconds: float = Field(default=1.0, gt=0)
 
 
+class TelemetrySettings(BaseModel):
+    """Traces, metrics and log context (``MOMENTUM_TELEMETRY__...``).
+
+    Attributes:
+        enabled: Report spans and metrics through OpenTelemetry (the ``otel`` extra) to the
+            providers the application installed. Unset (the default): on when an
+            OpenTelemetry SDK tracer or meter provider is installed when the service starts,
+            off otherwise (then nothing is measured: no overhead).
+        log_context: Give every log record a handler writes its message's id, type,
+            correlation id, tenant and attempt (``momentum.MessageContextFilter`` on a logging
+            handler shows them). Unset: with telemetry.
+        gauge_interval_seconds: How often the gauges (outbox backlog and age, inbox size,
+            dead letters, consumer lag, breaker state) are measured.
+    """
+
+    enabled: bool | None = None
+    log_context: bool | None = None
+    gauge_interval_seconds: float = Field(default=10.0, gt=0)
+
+
 class KafkaSettings(BaseModel):
     """The Kafka transport (used when ``kafka_bootstrap_servers`` is set).
 
@@ -157,6 +177,7 @@ class MomentumSettings(BaseSettings):
         shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
+        telemetry: Traces, metrics and log context.
     """
 
     model_config = SettingsConfigDict(
@@ -171,6 +192,7 @@ class MomentumSettings(BaseSettings):
     shutdown_seconds: float = Field(default=30.0, ge=0)
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from momentum.contracts.errors import ConfigurationError
 from momentum.runtime.ports import Transport
 from momentum.runtime.store import MessageStore, mask_url
+from momentum.runtime.telemetry import LogContext, Telemetry
 from momentum.settings import IN_MEMORY_DATABASE, MomentumSettings, librdkafka_properties
 
 
@@ -71,3 +72,33 @@ def store_from_settings(settings: MomentumSettings, service_name: str) -> Messag
         f"MOMENTUM_DATABASE_URL {mask_url(url)!r} is not supported: use sqlite:///path, "
         f"postgresql://... or {IN_MEMORY_DATABASE} (no store)"
     )
+
+
+def telemetry_from_settings(settings: MomentumSettings) -> Telemetry | None:
+    """OpenTelemetry when ``telemetry.enabled`` (or, unset, when an SDK is installed).
+
+    Without it, :class:`LogContext` alone when ``telemetry.log_context`` is set; else ``None``
+    (nothing measured).
+    """
+    config = settings.telemetry
+    enabled = config.enabled
+    if enabled is None:
+        enabled = _sdk_installed()
+    if enabled:
+        try:
+            from momentum.otel import OtelTelemetry
+        except ImportError as exc:
+            raise ConfigurationError(
+                "telemetry.enabled is set but OpenTelemetry is not installed: "
+                "pip install 'momentum[otel]'"
+            ) from exc
+        return OtelTelemetry(log_context=config.log_context is not False)
+    return LogContext() if config.log_context else None
+
+
+def _sdk_installed() -> bool:
+    try:
+        from momentum.otel import sdk_configured
+    except ImportError:
+        return False
+    return sdk_configured()

@@ -335,6 +335,38 @@ class KafkaTransport:
         """Records of types this service does not handle, committed without handling."""
         return self._decoder.skipped if self._decoder is not None else 0
 
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: records on the broker past the group's committed offset.
+
+        The high watermark is the one the consumer last fetched (no broker request); the
+        committed offsets are asked of the group coordinator (one request). A partition
+        without a committed offset counts from its low watermark.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        assigned = [TopicPartition(t, p) for t, p in self.assignment]
+        if not assigned:
+            return {}
+
+        def measure(client: Any) -> dict[tuple[str, int], int]:
+            lag: dict[tuple[str, int], int] = {}
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in client.committed(assigned, timeout=5)
+            }
+            for tp in assigned:
+                low, high = client.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    continue  # nothing fetched yet: unknown
+                done = committed.get((tp.topic, tp.partition), -1)
+                lag[(tp.topic, tp.partition)] = max(high - (done if done >= 0 else low), 0)
+            return lag
+
+        try:
+            return await consumer.query(measure)
+        except KafkaException as exc:
+            raise TransportError(f"cannot measure the consumer lag: {exc}") from None
+
     @property
     def assignment(self) -> list[tuple[str, int]]:
         """The ``(topic, partition)`` pairs this consumer currently handles, sorted."""

@@ -41,6 +41,7 @@ from momentum.runtime.dead_letters import (
 from momentum.runtime.delivery import STORE_RETRY_SECONDS, Delivery
 from momentum.runtime.discovery import Discovery
 from momentum.runtime.durable_queues import DurableLocalQueues, DurableWork
+from momentum.runtime.gauges import GaugeRefresher
 from momentum.runtime.injection import Injector, ServiceRegistry
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
@@ -71,6 +72,7 @@ from momentum.runtime.store import (
     local_destination,
 )
 from momentum.runtime.stored_dead_letters import StoreDeadLetters, header_text
+from momentum.runtime.telemetry import GaugeTelemetry, Telemetry
 from momentum.runtime.tracking import Activity, ActivityLog
 
 logger = logging.getLogger("momentum.bus")
@@ -103,8 +105,16 @@ class BusRuntime:
         circuit_breaker: CircuitBreakerSettings | None = None,
         store: MessageStore | None = None,
         relay: RelaySettings | None = None,
+        telemetry: Telemetry | None = None,
+        gauge_interval: float = 10.0,
     ) -> None:
         self.source = source
+        self.telemetry = telemetry
+        self._gauges = (
+            GaugeRefresher(self, telemetry, gauge_interval)
+            if isinstance(telemetry, GaugeTelemetry)
+            else None
+        )
         self.environment = environment
         self.group = group or source
         self.transport = transport
@@ -134,6 +144,7 @@ class BusRuntime:
         self.delivery = Delivery(
             error_policy or ErrorPolicy(), sink, timeouts, lambda: self.tracker, self.durability
         )
+        self.delivery.telemetry = telemetry
         self.shutdown_seconds = shutdown_seconds
         self.circuit_breaker: CircuitBreaker | None = None
         self._pause_timers: set[asyncio.TimerHandle] = set()
@@ -325,8 +336,12 @@ class BusRuntime:
             subscriptions = self.subscriptions() if subscribe else []
             await self.transport.start(self.group, subscriptions, receiver)
             if self.store is not None and isinstance(self.transport, RecordTransport):
-                self.relay = OutboxRelay(self.store, self.transport, self._relay_settings)
+                self.relay = OutboxRelay(
+                    self.store, self.transport, self._relay_settings, telemetry=self.telemetry
+                )
                 self.relay.start()
+        if self._gauges is not None:
+            self._gauges.start()
 
     def _encode(self, envelope: Envelope, destination: str, key: str | None) -> OutgoingRecord:
         """The wire record of ``envelope``: the transport's encoding when it has one."""
@@ -409,6 +424,8 @@ class BusRuntime:
 
     async def stop(self) -> None:
         """Stop the transport, drain local queues (bounded), then stop workers and scheduler."""
+        if self._gauges is not None:
+            await self._gauges.stop()
         await self.scheduler.stop()
         for handle in self._pause_timers:
             handle.cancel()
@@ -475,7 +492,14 @@ class BusRuntime:
     async def publish(self, envelope: Envelope) -> None:
         """Run publishing middleware, then deliver to every local handler."""
         self._record("published", envelope)
-        await self._route(envelope)
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._route(envelope)
+            return
+        message = envelope.message
+        topic = self.topic_of(type(message)) if self.transport is not None else None
+        with telemetry.producing(envelope, "publish", topic, partition_key(message)):
+            await self._route(envelope)
 
     async def publish_many(self, envelopes: Iterable[Envelope]) -> None:
         """Publish ``envelopes``: transport-bound ones as one batch of records, others singly.
@@ -486,8 +510,8 @@ class BusRuntime:
         whole batch are awaited together at the end.
         """
         transport = self.transport
-        if transport is None or active_session() is not None:
-            for envelope in envelopes:
+        if transport is None or active_session() is not None or self.telemetry is not None:
+            for envelope in envelopes:  # one producer span each (telemetry)
                 await self.publish(envelope)
             return
         if isinstance(transport, BatchTransport):
@@ -524,6 +548,7 @@ class BusRuntime:
         source = self.source
         if (
             self.tracker is not None
+            or self.telemetry is not None
             or not isinstance(transport, BatchTransport)
             or active_session() is not None
         ):
@@ -647,7 +672,13 @@ class BusRuntime:
         """Queue a command for its single local handler (once the transaction commits)."""
         chain = self.single_handler(type(envelope.message), "send", envelope.message)
         self._record("sent", envelope)
-        await self._deliver([chain], envelope, partition_key(envelope.message))
+        key = partition_key(envelope.message)
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._deliver([chain], envelope, key)
+            return
+        with telemetry.producing(envelope, "send", None, key):
+            await self._deliver([chain], envelope, key)
 
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
@@ -710,7 +741,14 @@ class BusRuntime:
             return None
         if not self.delivery.in_progress(envelope):
             self._record("received", envelope)
-        return await self.delivery.inbound(envelope, self.handlers_for(type(envelope.message)))
+        chains = self.handlers_for(type(envelope.message))
+        telemetry = self.telemetry
+        if telemetry is None:
+            return await self.delivery.inbound(envelope, chains)
+        origin = envelope.origin
+        topic = origin.topic if origin is not None else None
+        with telemetry.receiving(envelope, topic or self.topic_of(type(envelope.message))):
+            return await self.delivery.inbound(envelope, chains)
 
     async def cascade(self, bus: MessageBus, messages: Iterable[Any]) -> None:
         """Send cascaded commands and publish every other cascaded message, in order."""
@@ -734,6 +772,15 @@ class BusRuntime:
         self._record("scheduled", envelope)
         transport = self.transport
         topic = self.topic_of(type(envelope.message)) if transport is not None else None
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._schedule(envelope, due, topic)
+            return
+        with telemetry.producing(envelope, "schedule", topic, partition_key(envelope.message)):
+            await self._schedule(envelope, due, topic)
+
+    async def _schedule(self, envelope: Envelope, due: float, topic: str | None) -> None:
+        transport = self.transport
         if self.durability is not None and isinstance(transport, RecordTransport) and topic:
             record = transport.encode(envelope, Destination(topic, partition_key(envelope.message)))
             await self._write_rows([replace(record, available_at=due)])

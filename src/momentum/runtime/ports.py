@@ -198,6 +198,15 @@ class RecordTransport(Protocol):
         ...
 
 
+@runtime_checkable
+class LagReporting(Protocol):
+    """A transport that knows how far its consumer is behind (telemetry gauges)."""
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned ``(topic, partition)``: records on the broker not consumed yet."""
+        ...
+
+
 class EnvelopeBatch(Protocol):
     """Envelopes handed to a transport one by one, acknowledged together (``publish_many``)."""
 
