@@ -47,7 +47,12 @@ from momentum.runtime.replay import ReplayOutcome, replay_stored
 from momentum.runtime.store import DeadLetterFilter, MessageStore
 from momentum.runtime.telemetry import ServiceTelemetry, Telemetry
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
-from momentum.settings import MomentumSettings, StoreSettings, settings_from_arguments
+from momentum.settings import (
+    MomentumSettings,
+    StoreSettings,
+    TelemetrySettings,
+    settings_from_arguments,
+)
 from momentum.wiring import store_from_settings, telemetry_from_settings, transport_from_settings
 
 
@@ -70,7 +75,9 @@ class Service:
         telemetry: Where traces, metrics and log context go: ``True`` (OpenTelemetry's global
             providers, the ``otel`` extra), ``False`` (none), or an object such as
             ``momentum.otel.OtelTelemetry(tracer_provider=...)``. By default as the
-            ``telemetry`` settings say (on when an OpenTelemetry SDK is installed).
+            ``telemetry`` settings say (on when an OpenTelemetry SDK is installed); a dict
+            or a ``TelemetrySettings`` here is those settings
+            (``telemetry={"log_context": True}``).
         settings: Settings object; otherwise built from ``overrides`` and the environment.
         **overrides: Settings given as keyword arguments (highest precedence). A group of
             nested settings (``kafka``, ``store``, ``local_queues``, ``middleware``) takes a
@@ -91,7 +98,7 @@ class Service:
         transport: Transport | None = None,
         dead_letters: DeadLetterSink | None = None,
         store: MessageStore | StoreSettings | Mapping[str, Any] | None = None,
-        telemetry: Telemetry | bool | None = None,
+        telemetry: Telemetry | bool | TelemetrySettings | Mapping[str, Any] | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -101,6 +108,8 @@ class Service:
             raise ConfigurationError("packages must be a list of package names, not a string")
         if isinstance(store, StoreSettings | Mapping):
             overrides["store"], store = store, None
+        if isinstance(telemetry, TelemetrySettings | Mapping):
+            overrides["telemetry"], telemetry = telemetry, None
         _check_kind("transport", transport, Transport, "a transport such as KafkaTransport(...)")
         _check_kind("dead_letters", dead_letters, DeadLetterSink, "a dead-letter sink")
         _check_kind(

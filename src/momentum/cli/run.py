@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.console import Console
 from momentum.cli.app import app
 from momentum.contracts.errors import MomentumError
 from momentum.health import serve_health
+from momentum.runtime.telemetry import MessageContextFilter
 from momentum.service import Service
 
 logger = logging.getLogger("momentum.run")
@@ -59,7 +61,12 @@ async def serve(
             console.print(
                 f"[bold green]started[/] {service.name} ({service.urn}), environment "
                 f"{service.settings.environment}, transport {transport}, subscriptions: {topics}"
-                + (f", health on http://{health_host}:{health_port}/health" if server else ""),
+                + (
+                    f", health on http://{health_host}:{health_port}/health (/health/ready, "
+                    "/health/live, /metrics)"
+                    if server
+                    else ""
+                ),
                 soft_wrap=True,  # one line: scripts wait for it
             )
             await stop.wait()
@@ -71,6 +78,34 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     console.print(f"[bold]stopped[/] {service.name}")
+
+
+class MessageContextFormatter(logging.Formatter):
+    """``time level logger: message``, then the handler's message when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, with ``[message=... type=... tenant=... attempt=...]`` inside handlers."""
+        line = super().format(record)
+        message_id = getattr(record, "momentum_message_id", None)
+        if message_id is None:
+            return line
+        fields = [f"message={message_id}", f"type={getattr(record, 'momentum_message_type', None)}"]
+        for name in ("correlation_id", "tenant", "attempt"):
+            value = getattr(record, f"momentum_{name}", None)
+            if value is not None:
+                fields.append(f"{name.replace('_id', '')}={value}")
+        return f"{line} [{' '.join(fields)}]"
+
+
+def _install_prometheus_reader() -> None:
+    try:
+        from momentum.otel.prometheus import install_prometheus_reader
+    except ImportError:
+        return  # /metrics answers 404 and names the extra
+    install_prometheus_reader()
 
 
 @app.command()
@@ -93,9 +128,14 @@ def run(
     ),
 ) -> None:
     """Run a service (listeners, relay, local queues, health endpoint) until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.addFilter(MessageContextFilter())
+    handler.setFormatter(MessageContextFormatter())
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
+    # handlers' log lines carry their message (unless the settings say otherwise)
+    os.environ.setdefault("MOMENTUM_TELEMETRY__LOG_CONTEXT", "true")
+    if health_port:
+        _install_prometheus_reader()
     console = Console()
     service = load_service(target)
     try:

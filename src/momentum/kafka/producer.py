@@ -460,6 +460,18 @@ class AsyncProducer:
         delivery.fail_pending()  # the producer stopped before every report arrived
         return delivery.error()
 
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the cluster for its metadata (on a worker thread); raises if none answers."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka producer is not started")
+        try:
+            metadata = await asyncio.to_thread(producer.list_topics, timeout=timeout)
+        except KafkaException as exc:
+            raise TransportError(f"Kafka is unreachable: {produce_error(exc)}") from None
+        if not metadata.brokers:
+            raise TransportError("Kafka is unreachable: the metadata names no broker")
+
     async def wait_idle(self) -> None:
         """Return once every record sent so far has a delivery report."""
         while self._pending:

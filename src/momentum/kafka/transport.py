@@ -335,6 +335,13 @@ class KafkaTransport:
         """Records of types this service does not handle, committed without handling."""
         return self._decoder.skipped if self._decoder is not None else 0
 
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; :class:`TransportError` when none answers in time."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        await producer.check_connection(timeout)
+
     async def consumer_lag(self) -> dict[tuple[str, int], int]:
         """Per assigned partition: records on the broker past the group's committed offset.
 

@@ -199,6 +199,15 @@ class RecordTransport(Protocol):
 
 
 @runtime_checkable
+class ConnectionChecking(Protocol):
+    """A transport that can tell whether its brokers answer (health, readiness)."""
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; raises :class:`TransportError` if none answers."""
+        ...
+
+
+@runtime_checkable
 class LagReporting(Protocol):
     """A transport that knows how far its consumer is behind (telemetry gauges)."""
 
