@@ -17,7 +17,7 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
     except ImportError as exc:
         raise ConfigurationError(
             "MOMENTUM_KAFKA_BOOTSTRAP_SERVERS is set but the Kafka transport is not installed: "
-            "pip install 'momentum[kafka]'"
+            "pip install 'momentum-messaging[kafka]'"
         ) from exc
     kafka = settings.kafka
     config = KafkaConfig(
@@ -54,8 +54,13 @@ def store_from_settings(settings: MomentumSettings, service_name: str) -> Messag
     if url == IN_MEMORY_DATABASE:
         return None
     if url.startswith("sqlite:"):
-        from momentum.sqlite import SqliteStore
-
+        try:
+            from momentum.sqlite import SqliteStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                "MOMENTUM_DATABASE_URL names SQLite but the SQLite store is not installed: "
+                "pip install 'momentum-messaging[sqlite]'"
+            ) from exc
         return SqliteStore(url, poll_interval=min(store.poll_seconds, 0.2))
     if url.startswith(("postgresql://", "postgres://")):
         try:
@@ -63,7 +68,7 @@ def store_from_settings(settings: MomentumSettings, service_name: str) -> Messag
         except ImportError as exc:
             raise ConfigurationError(
                 "MOMENTUM_DATABASE_URL names PostgreSQL but the PostgreSQL store is not "
-                "installed: pip install 'momentum[postgres]'"
+                "installed: pip install 'momentum-messaging[postgres]'"
             ) from exc
         schema = store.schema_name or service_name.replace("-", "_")
         return PostgresStore(url, schema=schema, poll_interval=store.poll_seconds)
