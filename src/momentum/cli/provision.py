@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from momentum.cli.app import app
 from momentum.cli.contracts import Environment, JsonFlag, Packages, _scan
+from momentum.cli.errors import usage_error
 from momentum.contracts.discovery import MessageKind, find_events
-from momentum.contracts.errors import TransportError
+from momentum.contracts.errors import ConfigurationError, TransportError
 from momentum.contracts.topics import topic_name
 
 
@@ -42,18 +43,24 @@ def provision(
     as_json: JsonFlag = False,
 ) -> None:
     """Create the missing topics of the integration events in PACKAGES (idempotent)."""
-    from momentum.kafka import KafkaConfig, TopicProvisioning
-    from momentum.kafka.provisioning import provision_topics_sync, topics_with_dead_letters
+    try:
+        from momentum.kafka import KafkaConfig, TopicProvisioning
+        from momentum.kafka.provisioning import provision_topics_sync, topics_with_dead_letters
+    except ImportError as exc:
+        usage_error(str(exc))  # names the extra to install
 
     configs = dict(_pair(item) for item in topic_config or [])
     events = find_events(_scan(packages))
-    topics = sorted(
-        {
-            topic_name(e.event_type, environment)
-            for e in events
-            if e.kind is MessageKind.INTEGRATION_EVENT and e.topic is not None
-        }
-    )
+    try:
+        topics = sorted(
+            {
+                topic_name(e.event_type, environment)
+                for e in events
+                if e.kind is MessageKind.INTEGRATION_EVENT and e.topic is not None
+            }
+        )
+    except ConfigurationError as exc:  # an environment that cannot name topics
+        usage_error(f"--env {environment!r}: {exc}")
     config = KafkaConfig(
         bootstrap_servers=bootstrap,
         provisioning=TopicProvisioning(
@@ -104,5 +111,5 @@ def provision(
 def _pair(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key:
-        raise typer.BadParameter(f"{item!r}: expected KEY=VALUE")
+        usage_error(f"--config {item!r}: expected KEY=VALUE")
     return key, value
