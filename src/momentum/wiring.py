@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from momentum.contracts.errors import ConfigurationError
 from momentum.runtime.ports import Transport
 from momentum.runtime.store import MessageStore, mask_url
 from momentum.settings import IN_MEMORY_DATABASE, MomentumSettings, librdkafka_properties
+
+if TYPE_CHECKING:
+    from momentum.kafka import KafkaConfig
 
 
 def transport_from_settings(settings: MomentumSettings, service_name: str) -> Transport | None:
@@ -13,16 +18,38 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
     if not settings.kafka_bootstrap_servers:
         return None
     try:
-        from momentum.kafka import GcTuning, KafkaConfig, KafkaTransport, TopicProvisioning
+        from momentum.kafka import KafkaTransport
     except ImportError as exc:
         raise ConfigurationError(
             "MOMENTUM_KAFKA_BOOTSTRAP_SERVERS is set but the Kafka transport is not installed: "
             "pip install 'momentum-messaging[kafka]'"
         ) from exc
+    return KafkaTransport(kafka_config(settings, service_name))
+
+
+def kafka_config(
+    settings: MomentumSettings, client_id: str, *, bootstrap_servers: str | None = None
+) -> KafkaConfig:
+    """The Kafka configuration ``settings`` describe: the transport's, and admin tools' too.
+
+    Every client gets the same connection and security properties (``kafka.common``), so a
+    tool such as ``momentum provision`` connects as the services do.
+
+    Args:
+        settings: The settings.
+        client_id: ``client.id`` when ``kafka.client_id`` is not set.
+        bootstrap_servers: Brokers; default ``kafka_bootstrap_servers``.
+
+    Raises:
+        ImportError: The ``kafka`` extra is not installed (the message names it).
+        ConfigurationError: No brokers, or an invalid Kafka setting.
+    """
+    from momentum.kafka import GcTuning, KafkaConfig, TopicProvisioning
+
     kafka = settings.kafka
-    config = KafkaConfig(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=kafka.client_id or service_name,
+    return KafkaConfig(
+        bootstrap_servers=bootstrap_servers or settings.kafka_bootstrap_servers or "",
+        client_id=kafka.client_id or client_id,
         common=librdkafka_properties(kafka.common),
         producer=librdkafka_properties(kafka.producer),
         consumer=librdkafka_properties(kafka.consumer),
@@ -40,7 +67,6 @@ def transport_from_settings(settings: MomentumSettings, service_name: str) -> Tr
         revoke_timeout=kafka.revoke_timeout_seconds,
         gc=GcTuning(freeze=kafka.gc_freeze, gen0_threshold=kafka.gc_gen0_threshold),
     )
-    return KafkaTransport(config)
 
 
 def store_from_settings(settings: MomentumSettings, service_name: str) -> MessageStore | None:

@@ -49,6 +49,12 @@ class Case:
 CASES = {
     "bad TOML": Case(["run", SERVICE], "momentum.toml", toml=b"environment = \n"),
     "bad TOML, dlq": Case(["dlq", "list", SERVICE], "momentum.toml", toml=b"[store\n"),
+    "bad TOML, provision": Case(
+        ["provision", "app_domain", "--bootstrap", "127.0.0.1:9092", "--dry-run"],
+        "momentum.toml",
+        toml=b"kafka = [\n",
+    ),
+    "bad TOML, demo": Case(["demo"], "momentum.toml", toml=b"[local_queues\n"),
     "missing settings file": Case(
         ["run", SERVICE], "MOMENTUM_CONFIG_FILE", env={"MOMENTUM_CONFIG_FILE": "missing.toml"}
     ),
@@ -74,6 +80,11 @@ CASES = {
         "database_url",
         env={"MOMENTUM_DATABASE_URL": None},
         toml=b'[database_url]\nurl = "postgresql://ops:%s@db/x"\n' % SECRET.encode(),
+    ),
+    "bad value, provision": Case(
+        ["provision", "app_domain", "--dry-run"],
+        "kafka.partitions",
+        env={"MOMENTUM_KAFKA__PARTITIONS": "0", "MOMENTUM_KAFKA_BOOTSTRAP_SERVERS": "b:9092"},
     ),
     "a class needing arguments": Case(["run", "notservice:SomeClass"], "not a momentum Service"),
     "a class": Case(["run", "notservice:NoArguments"], "not a momentum Service"),

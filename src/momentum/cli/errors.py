@@ -98,3 +98,9 @@ def settings_problems_reported(context: str | None = None) -> Iterator[None]:
         if problem is None:
             raise
         usage_error(f"{context}: {problem}" if context else problem)
+
+
+def load_settings() -> MomentumSettings:
+    """The settings from the environment and the settings file; exit 2 when they are invalid."""
+    with settings_problems_reported():
+        return MomentumSettings()
