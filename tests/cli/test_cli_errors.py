@@ -154,3 +154,27 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(case: Case, tmp_path: P
     assert len(lines) == 1, output
     assert lines[0].startswith("error: ") and case.expected in lines[0], lines[0]
     assert SECRET not in output
+
+
+def test_errors_of_other_code_are_not_taken_for_settings_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A factory's own errors keep their traceback unless the settings file is at fault."""
+    import pydantic
+
+    from momentum.cli.errors import settings_problem
+
+    class OwnConfig(pydantic.BaseModel):
+        port: int
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOMENTUM_CONFIG_FILE", raising=False)
+    with pytest.raises(pydantic.ValidationError) as own:
+        OwnConfig(port="eighty")  # type: ignore[arg-type]
+    assert settings_problem(own.value) is None
+    assert settings_problem(ValueError("a bug")) is None
+    assert settings_problem(FileNotFoundError("their own file")) is None
+    assert settings_problem(KeyError("x")) is None
+    (tmp_path / "momentum.toml").write_text("environment = \n")
+    problem = settings_problem(ValueError("raised while reading it"))
+    assert problem is not None and "momentum.toml is not valid TOML" in problem

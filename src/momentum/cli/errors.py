@@ -19,11 +19,21 @@ import pydantic
 import typer
 from pydantic_settings import SettingsError
 
+from momentum import settings as settings_module
 from momentum.runtime.store import mask_url
 from momentum.settings import CONFIG_FILE_VARIABLE, DEFAULT_CONFIG_FILE, MomentumSettings
 
 MAX_SHOWN_ERRORS = 3
 """Validation errors named in the line; more are counted."""
+
+SETTINGS_MODELS = frozenset(
+    name
+    for name, value in vars(settings_module).items()
+    if isinstance(value, type)
+    and issubclass(value, pydantic.BaseModel)
+    and value.__module__ == settings_module.__name__
+)
+"""Names of the settings models, whose validation errors are settings problems."""
 
 
 def usage_error(message: str) -> NoReturn:
@@ -70,12 +80,12 @@ def settings_file_problem() -> str | None:
 def settings_problem(exc: BaseException) -> str | None:
     """What ``exc``, raised while settings were read, says is wrong; ``None``: not a settings error.
 
-    An ``OSError`` or other ``ValueError`` counts only when the settings file itself is at
-    fault (it is read again to tell), so other errors of the code that built the settings
-    keep their traceback.
+    A validation error counts when it is one of momentum's settings models; an ``OSError``
+    or other ``ValueError`` only when the settings file itself is at fault (it is read again
+    to tell). Other errors of the code that built the settings keep their traceback.
     """
     if isinstance(exc, pydantic.ValidationError):
-        return validation_problem(exc)
+        return validation_problem(exc) if exc.title in SETTINGS_MODELS else None
     if isinstance(exc, SettingsError):
         cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
         return f"invalid settings: {exc}{cause}"
