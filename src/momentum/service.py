@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -46,7 +46,7 @@ from momentum.runtime.relay import RelaySettings
 from momentum.runtime.replay import ReplayOutcome, replay_stored
 from momentum.runtime.store import DeadLetterFilter, MessageStore
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
-from momentum.settings import MomentumSettings
+from momentum.settings import MomentumSettings, StoreSettings, settings_from_arguments
 from momentum.wiring import store_from_settings, transport_from_settings
 
 
@@ -64,8 +64,17 @@ class Service:
             store's dead-letter table, or memory without a store; see :attr:`dead_letters`).
         store: The message store (outbox, inbox, dead letters); by default the one
             ``database_url`` names (a SQLite file ``momentum.db``; ``memory://``: none).
+            A dict or a ``StoreSettings`` here is the store *settings* instead
+            (``store={"lease_seconds": 10}``), for the store ``database_url`` names.
         settings: Settings object; otherwise built from ``overrides`` and the environment.
-        **overrides: Settings given as keyword arguments (highest precedence).
+        **overrides: Settings given as keyword arguments (highest precedence). A group of
+            nested settings (``kafka``, ``store``, ``local_queues``, ``middleware``) takes a
+            dict, which sets the keys it names, or its settings object, the whole group.
+
+    Raises:
+        ConfigurationError: An argument that cannot work: an unknown name or nested key
+            (the message names the closest spelling), a value of the wrong kind, or a
+            setting out of range.
     """
 
     def __init__(
@@ -76,7 +85,7 @@ class Service:
         *,
         transport: Transport | None = None,
         dead_letters: DeadLetterSink | None = None,
-        store: MessageStore | None = None,
+        store: MessageStore | StoreSettings | Mapping[str, Any] | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -84,12 +93,28 @@ class Service:
         validate_domain(domain)
         if isinstance(packages, str):
             raise ConfigurationError("packages must be a list of package names, not a string")
+        if isinstance(store, StoreSettings | Mapping):
+            overrides["store"], store = store, None
+        _check_kind("transport", transport, Transport, "a transport such as KafkaTransport(...)")
+        _check_kind("dead_letters", dead_letters, DeadLetterSink, "a dead-letter sink")
+        _check_kind(
+            "store",
+            store,
+            MessageStore,
+            "a message store such as SqliteStore(...), a StoreSettings or a dict of store settings",
+        )
+        _check_kind("settings", settings, MomentumSettings, "a MomentumSettings")
         if settings is not None and overrides:
-            raise ConfigurationError("pass either settings= or setting keyword arguments")
+            raise ConfigurationError(
+                f"pass either settings= or setting keyword arguments, not both (got settings= "
+                f"and {', '.join(sorted(overrides))})"
+            )
         self.name = name
         self.domain = domain
         self.packages = tuple(packages)
-        self.settings = settings or MomentumSettings(**overrides)
+        self.settings = settings or settings_from_arguments(
+            overrides, service_arguments=_SERVICE_ARGUMENTS
+        )
         self.urn = service_urn(domain, name)
         self.transport = (
             transport if transport is not None else transport_from_settings(self.settings, name)
@@ -322,6 +347,7 @@ class Service:
             lease_seconds=config.lease_seconds,
             poll_seconds=config.poll_seconds,
             max_attempts=config.max_relay_attempts,
+            hold_seconds=config.relay_hold_seconds,
             sent_retention_seconds=config.sent_retention_seconds,
             inbox_retention_seconds=config.inbox_retention_seconds,
             purge_interval_seconds=config.purge_interval_seconds,
@@ -381,6 +407,25 @@ class Service:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<Service {self.name} ({self.urn}) {state}>"
+
+
+_SERVICE_ARGUMENTS = (
+    "name",
+    "domain",
+    "packages",
+    "transport",
+    "dead_letters",
+    "store",
+    "settings",
+)
+
+
+def _check_kind(argument: str, value: object, kind: type, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        hint = " (a database is named with database_url=...)" if argument == "store" else ""
+        raise ConfigurationError(
+            f"Service({argument}=...) takes {what}, got a {type(value).__name__}{hint}"
+        )
 
 
 @asynccontextmanager

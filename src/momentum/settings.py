@@ -10,12 +10,13 @@ tables in the file (``[local_queues]`` / ``concurrency = 8``).
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, Field, ValidationError, field_serializer
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from momentum.contracts.errors import ConfigurationError
 from momentum.runtime.redaction import redact
 from momentum.runtime.store import mask_url
 
@@ -133,6 +135,10 @@ class StoreSettings(BaseModel):
             a redelivery older than this runs its handler again.
         purge_interval_seconds: Time between purges of old rows.
         max_relay_attempts: Failed publications of one row before it becomes a dead letter.
+        relay_hold_seconds: Longest wait for the transport's acknowledgements while a relay
+            holds its claim (capped at half of ``lease_seconds``); rows unacknowledged by then
+            are leased to the relay and settled when their outcome arrives, so a slow or
+            failing record holds no other row back.
     """
 
     schema_name: str | None = None
@@ -143,6 +149,7 @@ class StoreSettings(BaseModel):
     inbox_retention_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
     purge_interval_seconds: float = Field(default=60.0, gt=0)
     max_relay_attempts: int = Field(default=20, ge=1)
+    relay_hold_seconds: float = Field(default=1.0, ge=0)
 
 
 IN_MEMORY_DATABASE = "memory://"
@@ -203,3 +210,85 @@ class MomentumSettings(BaseSettings):
         if named and not path.is_file():
             raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={named}: no such settings file")
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
+
+
+# --- settings given to Service() as keyword arguments --------------------------------------------
+
+
+def settings_from_arguments(
+    arguments: Mapping[str, Any], *, service_arguments: Sequence[str] = ()
+) -> MomentumSettings:
+    """:class:`MomentumSettings` from ``Service(...)`` keyword arguments, checked first.
+
+    Every name must be a setting; a group of nested settings (``kafka``, ``store``,
+    ``local_queues``, ``middleware``) takes a dict, which sets the keys it names (the others
+    come from the environment, the file or the defaults), or a settings object
+    (``StoreSettings(...)``), which is the whole group.
+
+    Args:
+        arguments: The keyword arguments.
+        service_arguments: Other keyword arguments ``Service`` takes, offered as spellings
+            when a name is unknown.
+
+    Raises:
+        ConfigurationError: An unknown name or nested key (naming the closest spelling), a
+            group that is neither a dict nor its settings object, or a value the setting
+            does not accept (also one from a ``MOMENTUM_*`` variable or the file).
+    """
+    fields = MomentumSettings.model_fields
+    for name, value in arguments.items():
+        if name not in fields:
+            known = sorted({*service_arguments, *fields})
+            raise ConfigurationError(
+                _unknown(f"Service() got an unknown argument {name!r}", name, known)
+                + f" It takes {', '.join(known)}."
+            )
+        group = _group(name)
+        if group is not None:
+            _check_group(name, group, value)
+    try:
+        return MomentumSettings(**arguments)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise ConfigurationError(
+            f"Invalid settings (from Service() arguments, MOMENTUM_* environment variables or "
+            f"the settings file): {problems}."
+        ) from None
+
+
+def _group(name: str) -> type[BaseModel] | None:
+    """The settings model of a nested group (``kafka`` -> ``KafkaSettings``), else ``None``."""
+    annotation = MomentumSettings.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _check_group(name: str, model: type[BaseModel], value: object) -> None:
+    if isinstance(value, model):
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"Service({name}=...) takes a dict of {name} settings or a {model.__name__}, "
+            f"got {type(value).__name__}."
+        )
+    fields = model.model_fields
+    for key in value:
+        if key not in fields:
+            raise ConfigurationError(
+                _unknown(f"Service({name}=...): unknown {name} setting {key!r}", str(key), fields)
+                + f" {model.__name__} has {', '.join(fields)}."
+            )
+
+
+def _unknown(text: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return text + (f"; did you mean {close[0]!r}?" if close else ".")
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One pydantic error in words: the setting, the rule and, when harmless, the value."""
+    where = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    shown = isinstance(value, int | float | bool) or value is None
+    return f"{where}: {error['msg']}" + (f" (got {value!r})" if shown else "")

@@ -87,6 +87,8 @@ def test_every_extra_installs_something_momentum_imports() -> None:
             continue
         for requirement in requirements:
             name = _requirement_name(requirement)
+            if name == DISTRIBUTION:
+                continue  # another extra, checked itself
             modules = provides.get(name, set())
             assert modules & imported, f"extra {extra!r}: {name} ({modules}) is never imported"
 
@@ -107,6 +109,7 @@ def _run(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         ("momentum.sqlite", "aiosqlite", "sqlite"),
         ("momentum.cli", "typer", "cli"),
         ("momentum.cli", "rich", "cli"),
+        ("momentum.docs", "docstring_parser", "docs"),
     ],
 )
 def test_importing_an_adapter_without_its_extra_names_the_extra(
@@ -144,19 +147,30 @@ def test_settings_naming_an_adapter_that_is_not_installed_name_the_extra(
     assert f"pip install '{DISTRIBUTION}[{extra}]'" in done.stdout
 
 
-@pytest.mark.parametrize("missing", ["typer", "rich"])
-def test_the_command_without_the_cli_extra_says_which_extra_to_install(missing: str) -> None:
+@pytest.mark.parametrize(
+    ("missing", "extra", "command"),
+    [
+        ("typer", "cli", ["topics", "app_domain"]),
+        ("rich", "cli", ["topics", "app_domain"]),
+        ("docstring_parser", "docs", ["docs", "app_domain", "--output", "catalog"]),
+    ],
+)
+def test_the_command_without_the_cli_extra_says_which_extra_to_install(
+    missing: str, extra: str, command: list[str], tmp_path: Path
+) -> None:
     done = _run(
         f"import sys; sys.modules[{missing!r}] = None\n"
-        "sys.argv = ['momentum', 'topics', 'app_domain']\n"
+        f"sys.argv = {['momentum', *command]!r}\n"
         "from momentum.__main__ import main\n"
-        "main()\n"
+        "main()\n",
+        cwd=tmp_path,
     )
     assert done.returncode == 2, done.stderr
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
     [line] = done.stderr.splitlines()
-    assert f"pip install '{DISTRIBUTION}[cli]'" in line and missing in line
+    assert f"pip install '{DISTRIBUTION}[{extra}]'" in line
+    assert missing.replace("_", "-") in line
 
 
 def test_python_dash_m_momentum_runs_the_command_line() -> None:

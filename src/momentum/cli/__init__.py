@@ -1,6 +1,6 @@
 """The ``momentum`` command line (the ``cli`` extra: ``pip install 'momentum-messaging[cli]'``).
 
-Commands: ``topics``, ``check``, ``describe``, ``demo``, ``provision``, ``run``,
+Commands: ``topics``, ``check``, ``docs``, ``describe``, ``demo``, ``provision``, ``run``,
 ``dlq list|show|replay|purge``, ``outbox status``.
 """
 
@@ -16,10 +16,21 @@ except ImportError as exc:  # exercised in a subprocess test
         name=exc.name,
     ) from exc
 
-from momentum.cli import contracts, demo, dlq, handlers, outbox, provision, run
+from momentum.cli import contracts, demo, dlq, docs, handlers, outbox, provision, run
 from momentum.cli.app import app
 
-__all__ = ["app", "contracts", "demo", "dlq", "handlers", "main", "outbox", "provision", "run"]
+__all__ = [
+    "app",
+    "contracts",
+    "demo",
+    "dlq",
+    "docs",
+    "handlers",
+    "main",
+    "outbox",
+    "provision",
+    "run",
+]
 
 
 def main() -> None:

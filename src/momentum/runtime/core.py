@@ -25,7 +25,7 @@ from momentum.contracts.errors import (
     HandlerNotFoundError,
     StoreError,
 )
-from momentum.contracts.messages import Command, Query
+from momentum.contracts.messages import Command, Query, not_a_message
 from momentum.contracts.partitioning import partition_key, partition_key_function
 from momentum.contracts.tenancy import tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
@@ -231,10 +231,16 @@ class BusRuntime:
         self._handlers_cache[message_type] = found
         return found
 
-    def single_handler(self, message_type: type, operation: str) -> HandlerChain:
-        """The one handler of ``message_type``; raises when there is none or several."""
+    def single_handler(self, message_type: type, operation: str, message: object) -> HandlerChain:
+        """The one handler of ``message_type``; raises when there is none or several.
+
+        Raises :class:`InvalidMessageError` instead when ``message`` is no message at all.
+        """
         found = self.handlers_for(message_type)
         if not found:
+            problem = not_a_message(message, operation)
+            if problem is not None:
+                raise problem
             raise HandlerNotFoundError(message_type, self._packages)
         if len(found) > 1:
             names = ", ".join(c.name for c in found)
@@ -244,9 +250,11 @@ class BusRuntime:
             )
         return found[0]
 
-    def invoker_for(self, message_type: type) -> Invoker:
-        """The invoker of the single handler of ``message_type`` (cached)."""
-        invoke = self.invokers[message_type] = self.single_handler(message_type, "invoke").invoke
+    def invoker_for(self, message: object) -> Invoker:
+        """The invoker of the single handler of ``message``'s type (cached)."""
+        message_type = type(message)
+        chain = self.single_handler(message_type, "invoke", message)
+        invoke = self.invokers[message_type] = chain.invoke
         return invoke
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -411,13 +419,15 @@ class BusRuntime:
             self.circuit_breaker.close()
             if self.transport is not None and isinstance(self.transport, PausableTransport):
                 self.transport.resume()  # let in-flight work drain
-        if self.relay is not None:
-            await self.relay.stop()
-            self.relay = None
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            await relay.stop()
         if self.durable_queues is not None:
             await self.durable_queues.stop()
         if self.transport is not None:
-            await self.transport.stop()
+            await self.transport.stop()  # flushes: records in flight get their outcome
+        if relay is not None:
+            await relay.close(self.shutdown_seconds)
         for ticket in self._scheduled_retries.values():  # durable: kept for the next start
             self.pending.done(ticket)
         self._scheduled_retries.clear()
@@ -587,6 +597,9 @@ class BusRuntime:
                 return
         chains = self.handlers_for(type(message))
         if not chains:
+            problem = not_a_message(message, "publish")
+            if problem is not None:
+                raise problem
             self._record("no-route", envelope)
             logger.debug("no handler or route for %s; dropped", envelope.message_type)
             return
@@ -632,7 +645,7 @@ class BusRuntime:
 
     async def send(self, envelope: Envelope) -> None:
         """Queue a command for its single local handler (once the transaction commits)."""
-        chain = self.single_handler(type(envelope.message), "send")
+        chain = self.single_handler(type(envelope.message), "send", envelope.message)
         self._record("sent", envelope)
         await self._deliver([chain], envelope, partition_key(envelope.message))
 
@@ -715,6 +728,9 @@ class BusRuntime:
         published by the relay, other messages go to their handlers' durable local queues.
         Without a store they wait in this process's scheduler.
         """
+        problem = not_a_message(envelope.message, "schedule")
+        if problem is not None:
+            raise problem
         self._record("scheduled", envelope)
         transport = self.transport
         topic = self.topic_of(type(envelope.message)) if transport is not None else None
@@ -725,7 +741,7 @@ class BusRuntime:
         if self.durable_queues is not None:
             message_type = type(envelope.message)
             chains = (
-                [self.single_handler(message_type, "schedule")]
+                [self.single_handler(message_type, "schedule", envelope.message)]
                 if isinstance(envelope.message, Command)
                 else self.handlers_for(message_type)
             )
