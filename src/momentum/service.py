@@ -53,7 +53,12 @@ from momentum.settings import (
     TelemetrySettings,
     settings_from_arguments,
 )
-from momentum.wiring import store_from_settings, telemetry_from_settings, transport_from_settings
+from momentum.wiring import (
+    require_telemetry,
+    store_from_settings,
+    telemetry_from_settings,
+    transport_from_settings,
+)
 
 
 class Service:
@@ -137,6 +142,7 @@ class Service:
             transport if transport is not None else transport_from_settings(self.settings, name)
         )
         self.store = store if store is not None else store_from_settings(self.settings, name)
+        require_telemetry(self.settings, telemetry)
         self._telemetry = telemetry
         self._dead_letters: DeadLetterSink | None = dead_letters
         if dead_letters is None and self.store is None:

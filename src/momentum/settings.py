@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_serializer
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,8 @@ from pydantic_settings import (
 )
 
 from momentum.contracts.errors import ConfigurationError
+from momentum.runtime.redaction import redact
+from momentum.runtime.store import mask_url
 
 CONFIG_FILE_VARIABLE = "MOMENTUM_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = "momentum.toml"
@@ -78,7 +80,9 @@ class KafkaSettings(BaseModel):
     librdkafka properties go in ``common`` (every client: security), ``producer`` and
     ``consumer``; from environment variables write them with underscores
     (``MOMENTUM_KAFKA__CONSUMER__MAX_POLL_INTERVAL_MS=600000`` sets
-    ``max.poll.interval.ms``). Secrets are never logged.
+    ``max.poll.interval.ms``). Secrets (properties whose name contains ``password``,
+    ``secret`` or ``token``, ``ssl.key.pem``, ``sasl.oauthbearer.config``) are shown as
+    ``<redacted>`` in ``repr``, ``str``, log lines and dumps; the attributes keep them.
 
     Attributes:
         client_id: ``client.id``; defaults to the service name.
@@ -118,6 +122,16 @@ class KafkaSettings(BaseModel):
     revoke_timeout_seconds: float = Field(default=30.0, gt=0)
     gc_freeze: bool = True
     gc_gen0_threshold: int | None = Field(default=10_000, ge=1)
+
+    @field_serializer("common", "producer", "consumer")
+    def _redact_secrets(
+        self, properties: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        return redact(properties)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name in ("common", "producer", "consumer") else value
 
 
 def librdkafka_properties(values: dict[str, str | int | float | bool]) -> dict[str, Any]:
@@ -172,7 +186,8 @@ class MomentumSettings(BaseSettings):
         kafka: Kafka transport settings.
         database_url: The message store: ``sqlite:///path`` (default: ``momentum.db`` in the
             working directory) or ``postgresql://...``; ``memory://`` runs without one
-            (no outbox, inbox or durable dead letters: tests and benchmarks).
+            (no outbox, inbox or durable dead letters: tests and benchmarks). Its password
+            is shown as ``***`` in ``repr``, ``str`` and dumps.
         store: Message store settings.
         shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
@@ -193,6 +208,14 @@ class MomentumSettings(BaseSettings):
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+    @field_serializer("database_url")
+    def _mask_database_url(self, url: str) -> str:
+        return mask_url(url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "database_url" else value
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ LAYER_OF_PACKAGE = {
     "cli": 4,
     "testing": 4,
     "docs": 4,
+    "__main__": 4,  # the console script: the command line, or which extra it needs
 }
 ADAPTERS = {"kafka", "postgres", "sqlite", "otel"}
 DRIVER_HOME = {

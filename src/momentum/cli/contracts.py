@@ -4,7 +4,8 @@
 handlers that consume it; ``check`` reports contract problems and exits 1 when there are any
 (with ``--against REF``, also when an integration event changed incompatibly since REF: see
 :mod:`momentum.cli.compat`). Both take ``--json`` for scripts. Exit code 2 means the packages
-could not be imported (or the baseline could not be read).
+could not be imported (or the baseline could not be read, or, for ``topics``, the
+environment cannot name topics).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from momentum.cli.app import app
+from momentum.cli.errors import usage_error
 from momentum.contracts.checks import Problem, Severity, check_classes
 from momentum.contracts.discovery import EventInfo, MessageKind, defined_classes, find_events
 from momentum.contracts.errors import MomentumError
@@ -52,8 +54,7 @@ def _scan(packages: Sequence[str]) -> list[type]:
     try:
         return defined_classes(import_modules(packages))
     except MomentumError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        usage_error(str(exc))
 
 
 def _handlers(packages: Sequence[str]) -> dict[type, list[str]] | None:
@@ -73,8 +74,8 @@ def _topic(info: EventInfo, env: str) -> str | None:
         return None
     try:
         return topic_name(info.event_type, env)
-    except MomentumError as exc:
-        return f"invalid: {exc}"
+    except MomentumError as exc:  # an environment that cannot name topics
+        usage_error(f"--env {env!r}: {exc}")
 
 
 def _key(info: EventInfo) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import os
 import signal
@@ -13,36 +14,68 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from momentum.cli.app import app
-from momentum.contracts.errors import MomentumError
+from momentum.cli.errors import settings_problems_reported, usage_error
+from momentum.contracts.errors import ConfigurationError, MomentumError
 from momentum.health import serve_health
 from momentum.runtime.telemetry import MessageContextFilter
 from momentum.service import Service
 
 logger = logging.getLogger("momentum.run")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def load_service(target: str) -> Service:
-    """Import ``module:attribute``; the attribute is a ``Service`` or a callable returning one."""
+    """Import ``module:attribute``: a ``Service``, or a function or ``Service`` subclass making one.
+
+    Raises:
+        typer.Exit: (2, after one line on stderr) ``target`` is not ``MODULE:SERVICE``, cannot
+            be imported, is not a service or a factory taking no arguments, or building the
+            service failed on its settings or configuration (secrets masked).
+    """
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
-        raise typer.BadParameter(f"{target!r}: expected MODULE:SERVICE, e.g. app.main:service")
+        usage_error(f"{target!r}: expected MODULE:SERVICE, e.g. app.main:service")
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
+    context = f"cannot build the service {target}"
+    with settings_problems_reported(context):
+        try:
+            return _load(target, module_name, attribute)
+        except ConfigurationError as exc:
+            usage_error(f"{context}: {exc}")
+
+
+def _load(target: str, module_name: str, attribute: str) -> Service:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
+        usage_error(f"cannot import {module_name!r}: {exc}")
     try:
         value = getattr(module, attribute)
     except AttributeError:
-        raise typer.BadParameter(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(value, Service) and callable(value):
-        value = value()
-    if not isinstance(value, Service):
-        raise typer.BadParameter(f"{target} is a {type(value).__name__}, not a momentum Service")
-    return value
+        usage_error(f"module {module_name!r} has no attribute {attribute!r}")
+    if isinstance(value, Service):
+        return value
+    if isinstance(value, type) and not issubclass(value, Service):
+        usage_error(f"{target} is a class, not a momentum Service nor a function returning one")
+    if not callable(value):
+        usage_error(f"{target} is a {type(value).__name__}, not a momentum Service")
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        usage_error(f"{target} needs arguments: a service factory is called with none")
+    except ValueError:
+        pass  # no signature to check (a builtin): call it
+    made = value()
+    if not isinstance(made, Service):
+        usage_error(
+            f"{target} returned an instance of {type(made).__name__}, not a momentum Service"
+        )
+    return made
 
 
 async def serve(
@@ -128,6 +161,8 @@ def run(
     ),
 ) -> None:
     """Run a service (listeners, relay, local queues, health endpoint) until SIGINT/SIGTERM."""
+    if log_level.upper() not in LOG_LEVELS:
+        usage_error(f"--log-level {log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
     handler = logging.StreamHandler()
     handler.addFilter(MessageContextFilter())
     handler.setFormatter(MessageContextFormatter())
@@ -137,9 +172,9 @@ def run(
     if health_port:
         _install_prometheus_reader()
     console = Console()
-    service = load_service(target)
     try:
+        service = load_service(target)
         asyncio.run(serve(service, console, health_host, health_port))
     except MomentumError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None

@@ -24,7 +24,10 @@ from typing import Final
 try:
     from docstring_parser import ParseError, google
 except ImportError as exc:  # pragma: no cover - the docs extra is part of the cli extra
-    raise ImportError("momentum.docs needs docstring-parser: pip install 'momentum[docs]'") from exc
+    raise ImportError(
+        "momentum.docs needs docstring-parser: pip install 'momentum-messaging[docs]'",
+        name=exc.name,
+    ) from exc
 
 from momentum.contracts.checks import own_docstring
 

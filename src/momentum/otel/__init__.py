@@ -19,7 +19,8 @@ try:
     import opentelemetry.trace  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "momentum.otel needs the OpenTelemetry API: pip install 'momentum-messaging[otel]'"
+        "momentum.otel needs opentelemetry-api and opentelemetry-sdk: "
+        "pip install 'momentum-messaging[otel]'"
     ) from exc
 
 from momentum.otel.telemetry import OtelTelemetry, sdk_configured
