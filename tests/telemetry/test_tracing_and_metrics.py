@@ -243,3 +243,20 @@ async def test_without_telemetry_nothing_is_wrapped(otel: Telemetry) -> None:
         assert service.runtime.telemetry is None
         assert await service.bus.invoke(PlaceOrder("o-1", "t")) == "o-1"
     assert otel.finished() == []
+
+
+async def test_no_payload_reaches_a_log_line_at_info(
+    otel: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failures, retries and dead letters are logged by type and id, never with the data."""
+    broker = InMemoryBroker()
+    service = shop(otel, broker)
+    service.on_error(ErrorRule.on(RuntimeError).retry(1).dead_letter())
+    secret = "tenant-4f1c-private-order-number"
+    with caplog.at_level(logging.INFO):
+        async with service, service.tracked():
+            await service.bus.invoke(PlaceOrder(secret, secret, fail=True))
+    momentum_lines = [r for r in caplog.records if r.name.startswith("momentum")]
+    assert any("dead letters" in r.getMessage() for r in momentum_lines)
+    for record in momentum_lines:
+        assert secret not in record.getMessage(), record.getMessage()
