@@ -253,7 +253,7 @@ async def test_no_payload_reaches_a_log_line_at_info(
     service = shop(otel, broker)
     service.on_error(ErrorRule.on(RuntimeError).retry(1).dead_letter())
     secret = "tenant-4f1c-private-order-number"
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="momentum"):
         async with service, service.tracked():
             await service.bus.invoke(PlaceOrder(secret, secret, fail=True))
     momentum_lines = [r for r in caplog.records if r.name.startswith("momentum")]
