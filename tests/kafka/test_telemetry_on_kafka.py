@@ -149,6 +149,38 @@ async def test_one_trace_spans_an_invoke_a_cascade_kafka_the_outbox_and_another_
     assert through_outbox.get_span_context().trace_id in linked
 
 
+async def test_publish_many_on_kafka_traces_each_message(
+    environment: str, make_config: Callable[..., KafkaConfig]
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    handled: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        handled.append(event.seq)
+
+    service = Service(
+        "shop",
+        "KafkaTests",
+        transport=KafkaTransport(make_config()),
+        environment=environment,
+        database_url="memory://",
+        telemetry=OtelTelemetry(tracer_provider=provider),
+    )
+    service.add_handler(placed)
+    topic = topic_name(OrderPlaced, environment)
+    async with service:
+        await service.bus.publish_many([OrderPlaced(f"c{n % 3}", n) for n in range(200)])
+        await wait_for(lambda: len(handled) == 200, "all handled")
+        await service.runtime.wait_idle()
+    spans = exporter.get_finished_spans()
+    producers = {s.context.span_id for s in spans if s.name == f"publish {topic}"}
+    receives = [s for s in spans if s.name == f"receive {topic}"]
+    assert len(producers) == 200 and len(receives) == 200
+    assert {s.parent.span_id for s in receives if s.parent} == producers
+
+
 async def test_the_consumer_lag_is_what_the_group_has_not_committed(
     kafka_bootstrap: str, environment: str, make_config: Callable[..., KafkaConfig]
 ) -> None:

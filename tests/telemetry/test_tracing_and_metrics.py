@@ -260,3 +260,17 @@ async def test_no_payload_reaches_a_log_line_at_info(
     assert any("dead letters" in r.getMessage() for r in momentum_lines)
     for record in momentum_lines:
         assert secret not in record.getMessage(), record.getMessage()
+
+
+async def test_publish_many_gives_each_message_its_producer_span(otel: Telemetry) -> None:
+    broker = InMemoryBroker()
+    service = shop(otel, broker)
+    async with service, service.tracked():
+        await service.bus.publish_many([OrderPlaced(f"o-{n}", "t") for n in range(3)])
+    producers = otel.named("publish dev.telemetrytests.public.orders.v1")
+    receives = otel.named("receive dev.telemetrytests.public.orders.v1")
+    assert len(producers) == len(receives) == 3
+    assert {r.parent.span_id for r in receives if r.parent} == {
+        p.context.span_id for p in producers
+    }
+    assert len({p.context.trace_id for p in producers}) == 3  # new messages: a trace each

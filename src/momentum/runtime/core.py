@@ -510,8 +510,8 @@ class BusRuntime:
         whole batch are awaited together at the end.
         """
         transport = self.transport
-        if transport is None or active_session() is not None or self.telemetry is not None:
-            for envelope in envelopes:  # one producer span each (telemetry)
+        if transport is None or active_session() is not None:
+            for envelope in envelopes:
                 await self.publish(envelope)
             return
         if isinstance(transport, BatchTransport):
@@ -529,7 +529,13 @@ class BusRuntime:
                 await self.publish(envelope)
                 continue
             self._record("published", envelope)
-            records.append(transport.encode(envelope, Destination(topic, partition_key(message))))
+            destination = Destination(topic, partition_key(message))
+            telemetry = self.telemetry
+            if telemetry is None:
+                records.append(transport.encode(envelope, destination))
+                continue
+            with telemetry.producing(envelope, "publish", topic, destination.key):
+                records.append(transport.encode(envelope, destination))
         if records:
             outcomes = await transport.publish_records(records)
             for outcome in outcomes:
@@ -592,8 +598,16 @@ class BusRuntime:
                 if self.tracker is not None:
                     self._record("published", envelope)
                 key = route[1](message)
-                while not add(envelope, route[0], key):
-                    await batch.wait()
+                telemetry = self.telemetry
+                if telemetry is None:
+                    while not add(envelope, route[0], key):
+                        await batch.wait()
+                    continue
+                # the producer span covers the hand-over; the batch's acknowledgements are
+                # awaited together below (a failure raises from publish_many)
+                with telemetry.producing(envelope, "publish", route[0], key):
+                    while not add(envelope, route[0], key):
+                        await batch.wait()
         except BaseException:
             batch.close()  # what was produced is still delivered (and tracked)
             raise
