@@ -10,6 +10,7 @@ from __future__ import annotations
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
     ConfigurationError,
+    ContractBaselineError,
     ContractError,
     DuplicateMessageTypeError,
     HandlerConfigurationError,
@@ -18,6 +19,7 @@ from momentum.contracts.errors import (
     InvalidDomainError,
     InvalidEventClassError,
     InvalidJsonError,
+    InvalidMessageError,
     InvalidPartitionKeyError,
     InvalidServiceNameError,
     InvalidTopicError,
@@ -42,30 +44,52 @@ from momentum.contracts.result import Result, ValidationFailure
 from momentum.contracts.tenancy import TenantContext, tenant_scope
 from momentum.contracts.topics import event_topic, topic_name
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
+from momentum.runtime.policies import ErrorRule
+from momentum.runtime.ports import Transport
+from momentum.runtime.store import DeadLetterFilter, MessageStore, StoreTransaction
+from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
-from momentum.settings import MomentumSettings
+from momentum.settings import (
+    KafkaSettings,
+    LocalQueueSettings,
+    MiddlewareSettings,
+    MomentumSettings,
+    StoreSettings,
+    TelemetrySettings,
+)
 
 __all__ = [
+    "CircuitBreakerSettings",
     "Command",
     "ConfigurationError",
+    "ContractBaselineError",
     "ContractError",
+    "DeadLetterFilter",
     "DuplicateMessageTypeError",
     "Envelope",
+    "ErrorRule",
     "HandlerConfigurationError",
     "HandlerNotFoundError",
     "InvalidCloudEventError",
     "InvalidDomainError",
     "InvalidEventClassError",
     "InvalidJsonError",
+    "InvalidMessageError",
     "InvalidPartitionKeyError",
     "InvalidServiceNameError",
     "InvalidTopicError",
     "InvalidVersionError",
+    "KafkaSettings",
+    "LocalQueueSettings",
     "MessageBus",
+    "MessageContextFilter",
     "MessageDecodeError",
     "MessageEncodeError",
+    "MessageStore",
+    "MiddlewareSettings",
     "MissingEventTopicError",
     "MomentumError",
     "MomentumSettings",
@@ -76,8 +100,13 @@ __all__ = [
     "SerializationError",
     "Service",
     "StoreError",
+    "StoreSettings",
+    "StoreTransaction",
+    "Telemetry",
+    "TelemetrySettings",
     "TenantContext",
     "TrackingTimeoutError",
+    "Transport",
     "TransportError",
     "UnknownCloudEventTypeError",
     "UnknownMessageTypeError",

@@ -252,3 +252,41 @@ class OrderingContract:
         await store.complete(now)
         clock.advance(101)
         assert [m.id for m in await store.claim("", "relay", 10, 30)] == later
+
+    async def test_rows_leased_in_a_claim_stay_held_after_it_and_are_settled_later(
+        self, store: MessageStore, make_store: MakeStore, clock: Clock
+    ) -> None:
+        ids = await add(store, record(1, key="k"), record(2, key="k"), record(3, key="j"))
+        other = await make_store(clock=clock)
+        async with store.claimed("", "relay", 1, 30) as claimed:
+            assert [m.id for m in claimed.rows] == ids[:1]
+            await claimed.lease(ids[:1], 10)  # still in flight when the claim ends
+        # the leased row and its stream's followers are held; the other stream is free
+        assert [m.id for m in await other.claim("", "other", 10, 30)] == [ids[2]]
+        await other.complete([ids[2]])
+        clock.advance(8)
+        assert await store.extend_lease(ids, owner="relay", lease_seconds=10) == 1
+        assert await store.extend_lease(ids[:1], owner="other", lease_seconds=10) == 0
+        clock.advance(8)  # 16 s after the claim: the renewed lease holds
+        assert await other.claim("", "other", 10, 30) == []
+        assert await store.release(ids[:1], owner="relay", error="unknown topic") == 1
+        retried = await other.claim("", "other", 10, 30)
+        assert [(m.id, m.attempts, m.owner) for m in retried] == [
+            (ids[0], 1, "other"),
+            (ids[1], 0, "other"),
+        ]
+
+    async def test_a_lease_taken_in_a_claim_expires_and_renewing_a_sent_row_does_nothing(
+        self, store: MessageStore, make_store: MakeStore, clock: Clock
+    ) -> None:
+        ids = await add(store, record(1, key="k"), record(2, key="k"))
+        async with store.claimed("", "crashed", 10, 30) as claimed:
+            await claimed.complete(ids[1:])  # acknowledged already
+            await claimed.lease(ids[:1], 5)
+        other = await make_store(clock=clock)
+        assert await other.claim("", "survivor", 10, 30) == []
+        clock.advance(6)  # the relay holding it died: its lease expires
+        assert [m.id for m in await other.claim("", "survivor", 10, 30)] == ids[:1]
+        assert await store.extend_lease(ids, owner="crashed", lease_seconds=30) == 0
+        await other.complete(ids[:1])
+        assert await store.extend_lease(ids, owner="survivor", lease_seconds=30) == 0

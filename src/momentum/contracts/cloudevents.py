@@ -1,6 +1,6 @@
 """CloudEvents 1.0 over Kafka: an :class:`Envelope` to a record value and headers, and back.
 
-Out: binary content mode (DESIGN.md section 2). The value is the message as JSON (see
+Out: binary content mode (README: "Event contracts"). The value is the message as JSON (see
 :mod:`momentum.contracts.serialization`); the headers are, in this order:
 
 ================== ==========================================================================
@@ -54,7 +54,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from momentum.contracts import serialization
-from momentum.contracts.envelope import Envelope, Origin, inbound_envelope, uuid_from_int
+from momentum.contracts.envelope import TRACE_HEADERS as TRACE_HEADERS  # re-exported
+from momentum.contracts.envelope import (
+    Envelope,
+    Origin,
+    inbound_envelope,
+    uuid_from_int,
+)
 from momentum.contracts.errors import (
     InvalidCloudEventError,
     InvalidJsonError,
@@ -81,7 +87,6 @@ TENANT: Final = "tenantid"
 CORRELATION: Final = "correlationid"
 CAUSATION: Final = "causationid"
 ATTEMPTS: Final = "attempts"
-TRACE_HEADERS: Final = ("traceparent", "tracestate")
 
 _SPEC_HEADER: Final = (f"{PREFIX}specversion", SPEC_VERSION.encode())
 _CONTENT_TYPE_HEADER: Final = ("content-type", JSON_CONTENT_TYPE.encode())

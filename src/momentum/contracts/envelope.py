@@ -21,6 +21,9 @@ from typing import Any, Final
 
 from momentum.contracts.message_types import message_type_name
 
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+"""The W3C Trace Context headers: a message caused by another carries them on."""
+
 ID_BLOCK: Final = 256
 """How many random message ids :func:`new_message_id_text` makes per ``os.urandom`` call."""
 
@@ -302,13 +305,20 @@ class Envelope:
         return copy
 
     def child(self, message: Any) -> Envelope:
-        """An envelope for a message caused by this one (same correlation and tenant)."""
+        """An envelope for a message caused by this one.
+
+        It has the same correlation, tenant, source and W3C trace context (the
+        ``traceparent`` and ``tracestate`` headers, as they are: the trace goes on through
+        every message a handler publishes, sends, schedules or returns); no other header.
+        """
         parent_id = self.message_id_text
+        headers = self.headers
         return Envelope(
             message,
             correlation_id=self.correlation_id or parent_id,
             causation_id=parent_id,
             tenant_id=self.tenant_id,
+            headers={k: headers[k] for k in TRACE_HEADERS if k in headers} if headers else None,
             source=self.source,
         )
 

@@ -69,6 +69,8 @@ _DECIMAL_STRING: Final = re.compile(b'"' + _DECIMAL_MARK.encode() + b'([^"]*)"')
 _HOOK_ERROR: Final = f"{MessageEncodeError.__name__}: "
 _OWNER: Final = "\x00"  # marks a class name on the rewriter's path
 _SKIP_KEYS: Final = frozenset({"metadata", "cls", "function", "ref", "cls_repr"})
+DECIMAL_MARKER: Final = "momentum_decimal"
+"""Key set in the ``metadata`` of the number schema standing for a ``Decimal`` (doc mode)."""
 
 
 def _qualname(cls: type) -> str:
@@ -265,7 +267,7 @@ class _Rewriter:
                     _decimal_writer(self.where), when_used="json"
                 )
             elif self.mode == "doc":
-                doc: dict[str, Any] = {"type": "float"}
+                doc: dict[str, Any] = {"type": "float", "metadata": {DECIMAL_MARKER: True}}
                 for bound in ("le", "ge", "lt", "gt", "multiple_of"):
                     if bound in node:
                         doc[bound] = node[bound]
@@ -617,8 +619,18 @@ def decode(cls: type, data: bytes | bytearray | memoryview | str) -> Any:
     return codec(cls).decode(data)
 
 
+def doc_core_schema(cls: type, casing: Casing = DEFAULT_CASING) -> Any:
+    """The pydantic core schema describing ``cls`` as written on the wire in ``casing``.
+
+    Property names carry their wire aliases and ``Decimal`` fields are JSON numbers (marked
+    with :data:`DECIMAL_MARKER` in their ``metadata``): feed it to a
+    ``pydantic.json_schema.GenerateJsonSchema`` with ``by_alias=True`` in ``serialization``
+    mode, as :func:`json_schema` does.
+    """
+    return _rewrite(cls, "doc", _check_casing(casing))[0]
+
+
 def json_schema(cls: type, casing: Casing = DEFAULT_CASING) -> dict[str, Any]:
     """The JSON Schema of ``cls`` as written on the wire in ``casing`` (for docs and AsyncAPI)."""
-    schema, _ = _rewrite(cls, "doc", _check_casing(casing))
     generator = GenerateJsonSchema(by_alias=True)
-    return generator.generate(schema, mode="serialization")
+    return generator.generate(doc_core_schema(cls, casing), mode="serialization")

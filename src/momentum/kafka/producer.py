@@ -35,6 +35,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from momentum.contracts.errors import TransportError
 from momentum.kafka.config import KafkaConfig
+from momentum.runtime import ports
 from momentum.runtime.store import OutgoingRecord
 
 logger = logging.getLogger("momentum.kafka.producer")
@@ -43,7 +44,7 @@ librdkafka_logger = logging.getLogger("momentum.kafka.librdkafka")
 
 Headers = list[tuple[str, bytes]]
 
-PENDING: Final[Any] = object()
+PENDING: Final = ports.PENDING
 """A record's slot in :attr:`Delivery.outcomes` until its delivery report arrives."""
 
 STOPPED: Final = "the Kafka producer stopped before the record was delivered"
@@ -375,12 +376,24 @@ class AsyncProducer:
     async def send_records(self, records: Sequence[OutgoingRecord]) -> list[Any]:
         """Produce ``records`` in order and wait until each is reported or failed.
 
-        A record's key is its ``key``, else its message id. While librdkafka's local queue is
-        full, waits for deliveries to free space and goes on with the same record.
-
         Returns:
             Per record: ``None`` when delivered, else the reason (a ``KafkaError``, the
             ``produce`` failure, or a :class:`TransportError`), for :func:`delivery_error`.
+        """
+        delivery = await self.produce_records(records)
+        if not delivery.finished:
+            await delivery.future
+        delivery.fail_pending()  # records not produced because the producer stopped
+        return delivery.outcomes
+
+    async def produce_records(self, records: Sequence[OutgoingRecord]) -> Delivery:
+        """Produce ``records`` in order; their :class:`Delivery` fills as reports arrive.
+
+        A record's key is its ``key``, else its message id. While librdkafka's local queue is
+        full, waits for deliveries to free space and goes on with the same record. A record
+        ``produce`` refuses has its reason in ``outcomes`` at once. ``delivery.future`` is
+        done once every produced record is reported (or the producer stopped); then call
+        :meth:`Delivery.fail_pending` for the records left unproduced by a stop.
         """
         producer, loop = self._started()
         count = len(records)
@@ -416,10 +429,7 @@ class AsyncProducer:
             delivery.expected = produced
             if delivery.reported == produced:  # reported already (or nothing was produced)
                 self._finish(delivery)
-        if not delivery.finished:
-            await delivery.future
-        delivery.fail_pending()  # records not produced because the producer stopped
-        return outcomes
+        return delivery
 
     def open(self) -> tuple[Any, StreamDelivery]:
         """Start a batch: librdkafka's producer and the batch's :class:`StreamDelivery`.
@@ -451,6 +461,18 @@ class AsyncProducer:
             await delivery.future
         delivery.fail_pending()  # the producer stopped before every report arrived
         return delivery.error()
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the cluster for its metadata (on a worker thread); raises if none answers."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka producer is not started")
+        try:
+            metadata = await asyncio.to_thread(producer.list_topics, timeout=timeout)
+        except KafkaException as exc:
+            raise TransportError(f"Kafka is unreachable: {produce_error(exc)}") from None
+        if not metadata.brokers:
+            raise TransportError("Kafka is unreachable: the metadata names no broker")
 
     async def wait_idle(self) -> None:
         """Return once every record sent so far has a delivery report."""

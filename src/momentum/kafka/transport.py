@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaException, TopicPartition
 
@@ -35,12 +35,14 @@ from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
 from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_copy, too_large
+from momentum.kafka.deliveries import KafkaDeliveries
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
 from momentum.kafka.rejected import PoisonKeeper
 from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.ports import (
+    PENDING,
     Destination,
     Receiver,
     RejectedSink,
@@ -214,41 +216,40 @@ class KafkaTransport:
     ) -> list[BaseException | None]:
         """Send pre-encoded ``records`` and wait until each is acknowledged or failed.
 
-        All records are produced first, in order (librdkafka keeps the order of a partition,
-        so of a key, with idempotence on), then their delivery reports are awaited together.
-        A record without a key is keyed by its message id. Topics are provisioned first when
-        provisioning is enabled; a topic that cannot be provisioned fails its records.
+        As :meth:`start_records`, then every delivery report is awaited.
 
         Returns:
             For each record, in order: ``None`` when delivered, else a
             :class:`TransportError` naming its topic and the reason.
         """
+        deliveries = await self.start_records(records)
+        await deliveries.wait()
+        outcomes = deliveries.outcomes()
+        if PENDING in outcomes:  # not after a full wait; kept for the type
+            outcomes = [TransportError(STOPPED) if o is PENDING else o for o in outcomes]
+        return cast(list[BaseException | None], outcomes)
+
+    async def start_records(self, records: Sequence[OutgoingRecord]) -> KafkaDeliveries:
+        """Produce pre-encoded ``records``; their acknowledgements arrive on the result.
+
+        All records are produced in order (librdkafka keeps the order of a partition, so of
+        a key, with idempotence on). A record without a key is keyed by its message id.
+        Topics are provisioned first when provisioning is enabled; a topic that cannot be
+        provisioned fails its records.
+        """
         producer = self._producer
         if producer is None:
             raise TransportError("the Kafka transport is not started")
         if not records:
-            return []
+            return KafkaDeliveries(records, None, {})
         unavailable: dict[str, BaseException] = {}
         if self.config.provisioning.enabled:
             unavailable = await self._provision_each({r.destination for r in records})
         sendable = records
         if unavailable:
             sendable = [r for r in records if r.destination not in unavailable]
-        outcomes = iter(await producer.send_records(sendable) if sendable else ())
-        results: list[BaseException | None] = []
-        for record in records:
-            topic = record.destination
-            failure = unavailable.get(topic) if unavailable else None
-            if failure is not None:
-                results.append(
-                    TransportError(
-                        f"Kafka delivery to topic {topic!r} failed: not provisioned: {failure}"
-                    )
-                )
-                continue
-            outcome = next(outcomes)
-            results.append(None if outcome is None else delivery_error(topic, outcome))
-        return results
+        delivery = await producer.produce_records(sendable) if sendable else None
+        return KafkaDeliveries(records, delivery, unavailable)
 
     async def publish_dead_letter(self, record: DeadLetterRecord, topic: str) -> None:
         """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers.
@@ -361,6 +362,45 @@ class KafkaTransport:
     def skipped_records(self) -> int:
         """Records of types this service does not handle, committed without handling."""
         return self._decoder.skipped if self._decoder is not None else 0
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; :class:`TransportError` when none answers in time."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        await producer.check_connection(timeout)
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: records on the broker past the group's committed offset.
+
+        The high watermark is the one the consumer last fetched (no broker request); the
+        committed offsets are asked of the group coordinator (one request). A partition
+        without a committed offset counts from its low watermark.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        assigned = [TopicPartition(t, p) for t, p in self.assignment]
+        if not assigned:
+            return {}
+
+        def measure(client: Any) -> dict[tuple[str, int], int]:
+            lag: dict[tuple[str, int], int] = {}
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in client.committed(assigned, timeout=5)
+            }
+            for tp in assigned:
+                low, high = client.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    continue  # nothing fetched yet: unknown
+                done = committed.get((tp.topic, tp.partition), -1)
+                lag[(tp.topic, tp.partition)] = max(high - (done if done >= 0 else low), 0)
+            return lag
+
+        try:
+            return await consumer.query(measure)
+        except KafkaException as exc:
+            raise TransportError(f"cannot measure the consumer lag: {exc}") from None
 
     @property
     def assignment(self) -> list[tuple[str, int]]:

@@ -45,8 +45,9 @@ class LockedRows:
     :meth:`PostgresStore.claimed` block ends.
     """
 
-    def __init__(self, tx: PostgresTransaction, claimed: list[StoredMessage]) -> None:
+    def __init__(self, tx: PostgresTransaction, owner: str, claimed: list[StoredMessage]) -> None:
         self._tx = tx
+        self._owner = owner
         self._rows = claimed
         self.released = False
         """Whether a row was given back (due again later)."""
@@ -90,3 +91,16 @@ class LockedRows:
         """Store ``letter`` and mark the row done, in the claim's transaction."""
         await self._tx.add_dead_letter(letter)
         await self.complete([row_id])
+
+    async def lease(self, ids: Sequence[int], lease_seconds: float) -> None:
+        """Lease rows to the claim's owner (written in the claim's transaction)."""
+        if ids:
+            await self._execute(
+                "leasing outgoing messages",
+                "UPDATE {s}.outbox SET owner = %s, lease_until = %s WHERE id = ANY(%s)",
+                (
+                    self._owner,
+                    row_mapping.to_datetime(self._tx.clock() + lease_seconds),
+                    list(ids),
+                ),
+            )

@@ -290,6 +290,7 @@ class PostgresStore:
                 found = [rows.stored_message(row) for row in await cursor.fetchall()]
             held = LockedRows(
                 PostgresTransaction(conn, self._schema, self._channel, self._clock, self._where),
+                owner,
                 found,
             )
             yield held
@@ -346,6 +347,20 @@ class PostgresStore:
                     " AND sent_at IS NULL ORDER BY id FOR UPDATE) l WHERE o.id = l.id"
                 ),
                 (error, due, list(ids), owner),
+            )
+            return cursor.rowcount
+
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, lease_seconds: float) -> int:
+        """Renew the lease of unsent rows still leased by ``owner``; returns how many."""
+        if not ids:
+            return 0
+        async with self._connection("renewing leases of outgoing messages") as conn:
+            cursor = await conn.execute(
+                self._q(
+                    "UPDATE {s}.outbox SET lease_until = %s"
+                    " WHERE id = ANY(%s) AND owner = %s AND sent_at IS NULL"
+                ),
+                (rows.to_datetime(self._clock() + lease_seconds), list(ids), owner),
             )
             return cursor.rowcount
 

@@ -14,7 +14,13 @@ from functools import partial
 from momentum.contracts.envelope import Envelope, Origin
 from momentum.contracts.errors import SerializationError, TransportError
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
-from momentum.runtime.ports import Destination, DurableReceiver, Receiver, Subscription
+from momentum.runtime.ports import (
+    Destination,
+    DurableReceiver,
+    Receiver,
+    SettledDeliveries,
+    Subscription,
+)
 from momentum.runtime.records import RecordReader, encode_outgoing
 from momentum.runtime.store import OutgoingRecord
 
@@ -139,6 +145,10 @@ class InMemoryTransport:
         for record in records:
             self.broker.publish_record(record)
         return [None] * len(records)
+
+    async def start_records(self, records: Sequence[OutgoingRecord]) -> SettledDeliveries:
+        """:meth:`publish_records`, settled at once."""
+        return SettledDeliveries(await self.publish_records(records))
 
     def pause(self) -> None:
         """Stop delivering to this service (messages keep queueing)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from momentum.contracts.envelope import Envelope
 from momentum.runtime.store import OutgoingRecord
@@ -113,6 +114,55 @@ class PausableTransport(Protocol):
         ...
 
 
+class Unsettled(enum.Enum):
+    """The outcome of a record handed to a transport whose acknowledgement has not arrived."""
+
+    PENDING = "pending"
+
+
+PENDING: Literal[Unsettled.PENDING] = Unsettled.PENDING
+"""A record's :data:`RecordOutcome` until its acknowledgement or failure arrives."""
+
+RecordOutcome: TypeAlias = BaseException | Literal[Unsettled.PENDING] | None
+"""What became of one record: ``None`` (acknowledged), its error, or :data:`PENDING`."""
+
+
+@runtime_checkable
+class RecordDeliveries(Protocol):
+    """Records handed to a transport, whose acknowledgements arrive one by one."""
+
+    def outcomes(self) -> list[RecordOutcome]:
+        """Per record, in order: what is known of it now (a snapshot)."""
+        ...
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until every record has its outcome, at most ``timeout`` seconds.
+
+        Returns:
+            ``True`` when every record is settled (none is :data:`PENDING`).
+        """
+        ...
+
+
+class SettledDeliveries:
+    """:class:`RecordDeliveries` whose outcomes are all known already.
+
+    Args:
+        outcomes: Per record: ``None`` (delivered) or its error.
+    """
+
+    def __init__(self, outcomes: Sequence[BaseException | None]) -> None:
+        self._outcomes: list[RecordOutcome] = list(outcomes)
+
+    def outcomes(self) -> list[RecordOutcome]:
+        """Every record's outcome."""
+        return list(self._outcomes)
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Settled already."""
+        return True
+
+
 @runtime_checkable
 class RecordTransport(Protocol):
     """A transport that also sends pre-encoded wire records (outbox relay, batch publishing).
@@ -136,6 +186,33 @@ class RecordTransport(Protocol):
             For each record, in order: ``None`` when delivered, else its error
             (a :class:`~momentum.contracts.errors.TransportError`).
         """
+        ...
+
+    async def start_records(self, records: Sequence[OutgoingRecord]) -> RecordDeliveries:
+        """Send ``records`` (in order, as :meth:`publish_records`) without waiting for them.
+
+        Returns once every record is handed over; the acknowledgements arrive on the
+        returned :class:`RecordDeliveries` one by one (the outbox relay settles each row
+        as its record is acknowledged, so one slow or failing record holds no other back).
+        """
+        ...
+
+
+@runtime_checkable
+class ConnectionChecking(Protocol):
+    """A transport that can tell whether its brokers answer (health, readiness)."""
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; raises :class:`TransportError` if none answers."""
+        ...
+
+
+@runtime_checkable
+class LagReporting(Protocol):
+    """A transport that knows how far its consumer is behind (telemetry gauges)."""
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned ``(topic, partition)``: records on the broker not consumed yet."""
         ...
 
 

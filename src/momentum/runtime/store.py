@@ -295,6 +295,15 @@ class ClaimedRows(Protocol):
         """Store ``letter`` for the row and mark the row done."""
         ...
 
+    async def lease(self, ids: Sequence[int], lease_seconds: float) -> None:
+        """Keep rows for this claim's owner after the block ends, for ``lease_seconds``.
+
+        For rows whose publication outlasts the block: nobody claims them while the lease
+        holds (:meth:`MessageStore.extend_lease` renews it); they are settled afterwards
+        with :meth:`MessageStore.complete` and :meth:`MessageStore.release`.
+        """
+        ...
+
 
 class LeasedRows:
     """:class:`ClaimedRows` of a store that leases them (each call commits on its own).
@@ -328,6 +337,10 @@ class LeasedRows:
     async def bury(self, row_id: int, letter: DeadLetter) -> None:
         """Store ``letter``, then mark the row done."""
         await bury(self._store, row_id, letter)
+
+    async def lease(self, ids: Sequence[int], lease_seconds: float) -> None:
+        """Renew the lease of rows still leased by this owner."""
+        await self._store.extend_lease(ids, owner=self._owner, lease_seconds=lease_seconds)
 
 
 async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
@@ -409,6 +422,16 @@ class MessageStore(Protocol):
 
         Returns:
             How many rows were released.
+        """
+        ...
+
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, lease_seconds: float) -> int:
+        """Lease unsent rows still leased by ``owner`` for ``lease_seconds`` from now.
+
+        Rows taken over by another owner, or sent, are left alone.
+
+        Returns:
+            How many rows were renewed.
         """
         ...
 

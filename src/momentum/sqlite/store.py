@@ -303,6 +303,20 @@ class SqliteStore:
         self._work.set()
         return count
 
+    async def extend_lease(self, ids: Sequence[int], *, owner: str, lease_seconds: float) -> int:
+        """Renew the lease of unsent rows still leased by ``owner``; returns how many."""
+        if not ids:
+            return 0
+        async with self._write("renewing leases of outgoing messages") as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))"
+                " AND owner = ? AND sent_at IS NULL",
+                (self._clock() + lease_seconds, rows.ids_json(ids), owner),
+            )
+            count = cursor.rowcount
+            await cursor.close()
+        return count
+
     async def purge(self, sent_before: float, inbox_before: float) -> PurgeCounts:
         """Delete sent outbox rows and inbox rows older than the given times."""
         async with self._write("purging") as conn:
