@@ -14,7 +14,6 @@ offset only once every record below it is handled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, cast
@@ -31,6 +30,7 @@ from momentum.contracts.cloudevents import (
 )
 from momentum.contracts.envelope import Envelope, new_message_id_text
 from momentum.contracts.errors import TransportError
+from momentum.kafka.catch_up import caught_up
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
@@ -51,11 +51,6 @@ from momentum.runtime.ports import (
 from momentum.runtime.store import OutgoingRecord
 
 logger = logging.getLogger("momentum.kafka")
-
-Targets = dict[tuple[str, int], tuple[int, int]]
-"""Per assigned partition: (high watermark, offset consumption starts from)."""
-
-WATERMARK_TIMEOUT = 10.0
 
 
 class KafkaTransport:
@@ -444,51 +439,9 @@ class KafkaTransport:
                 await self._producer.wait_idle()
             consumer = self._consumer
             if consumer is not None:
-                await _caught_up(consumer)
+                await caught_up(consumer)
             if self._producer is None or self._producer.in_flight == 0:
                 return
-
-
-async def _caught_up(consumer: ConsumerThread) -> None:
-    if consumer.failure is not None:
-        raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
-    dispatcher = consumer.dispatcher
-    await dispatcher.assigned_once.wait()
-    targets = await consumer.query(lambda c: _targets(consumer, c))
-    while True:
-        changed = dispatcher.watch()
-        behind = False
-        for tp, (high, start) in targets.items():
-            if tp not in dispatcher.workers:
-                continue  # revoked meanwhile: another member handles it
-            position = dispatcher.position(tp)
-            if (start if position is None else position) < high:
-                behind = True
-                break
-        if not behind:
-            return
-        if consumer.failure is not None:
-            raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), 0.5)
-
-
-def _targets(thread: ConsumerThread, consumer: Any) -> Targets:
-    """On the consumer thread: high watermark and starting offset of each assigned partition."""
-    targets: Targets = {}
-    assigned = [TopicPartition(t, p) for t, p in thread.epochs]
-    if not assigned:
-        return targets
-    lows: dict[tuple[str, int], int] = {}
-    for tp in assigned:
-        low, high = consumer.get_watermark_offsets(tp, timeout=WATERMARK_TIMEOUT, cached=False)
-        lows[(tp.topic, tp.partition)] = low
-        targets[(tp.topic, tp.partition)] = (high, low)
-    for committed in consumer.committed(assigned, timeout=WATERMARK_TIMEOUT):
-        key = (committed.topic, committed.partition)
-        if committed.offset >= 0:
-            targets[key] = (targets[key][0], committed.offset)
-    return targets
 
 
 class PublishBatch:
