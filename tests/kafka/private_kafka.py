@@ -4,6 +4,12 @@ The same jars `scripts/services` resolved from Maven Central (``~/.cache/momentu
 a single-node KRaft broker/controller with its own data directory in a temporary folder,
 listening on free loopback ports. ``stop`` ends the JVM (its data stays), ``start`` brings it
 back on the same ports with the same data.
+
+``PrivateKafka(sasl_users={"alice": "alice-secret"})`` adds a ``SASL_PLAINTEXT`` listener
+(``sasl_bootstrap``) accepting PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 for those users: PLAIN
+users are listed in the listener's JAAS configuration, SCRAM credentials are written into the
+metadata log by ``kafka-storage format --add-scram`` before the first start. The PLAINTEXT
+listener (``bootstrap``) stays for the broker itself and the test's own admin calls.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 START_TIMEOUT = 90.0
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def kafka_libs() -> Path:
@@ -39,14 +47,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class PrivateKafka:
-    """One throw-away broker: ``start``, ``stop``, ``close``; ``bootstrap`` to connect."""
+def _jaas_text(value: str) -> str:
+    """``value`` as is, refused when JAAS or ``--add-scram`` would need it quoted."""
+    if not value or any(c in value for c in '"\\;,=[] '):
+        raise ValueError(f"a test SASL user name or password must be plain text: {value!r}")
+    return value
 
-    def __init__(self, heap: str = "384m") -> None:
+
+class PrivateKafka:
+    """One throw-away broker: ``start``, ``stop``, ``close``; ``bootstrap`` to connect.
+
+    Args:
+        heap: The JVM's heap.
+        sasl_users: User name -> password of a ``SASL_PLAINTEXT`` listener at
+            ``sasl_bootstrap`` (PLAIN and SCRAM-SHA-256/512); ``None``: no such listener.
+    """
+
+    def __init__(self, heap: str = "384m", sasl_users: Mapping[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="momentum-kafka-"))
         self.port = _free_port()
         self.controller_port = _free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.sasl_users = dict(sasl_users or {})
+        self.sasl_port = _free_port() if sasl_users is not None else None
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}" if self.sasl_port else None
         self.config = self.dir / "server.properties"
         self.log = self.dir / "broker.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -60,15 +84,21 @@ class PrivateKafka:
             "-cp",
             f"{kafka_libs()}/*",
         ]
+        listeners = [f"PLAINTEXT://127.0.0.1:{self.port}"]
+        if self.sasl_port is not None:
+            listeners.append(f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}")
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if self.sasl_port is not None:
+            protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
         self.config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"listeners={','.join(listeners)},"
                     f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"advertised.listeners={','.join(listeners)}",
+                    f"listener.security.protocol.map={protocols}",
                     "inter.broker.listener.name=PLAINTEXT",
                     "controller.listener.names=CONTROLLER",
                     f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
@@ -82,6 +112,7 @@ class PrivateKafka:
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
+                    *self._sasl_properties(),
                     "",
                 ]
             )
@@ -93,15 +124,40 @@ class PrivateKafka:
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one starting with "-" is no option
                 "-c",
                 str(self.config),
+                *self._scram_credentials(),
             ],
             check=True,
             capture_output=True,
             timeout=120,
         )
+
+    def _sasl_properties(self) -> list[str]:
+        if self.sasl_port is None:
+            return []
+        prefix = "listener.name.sasl_plaintext"
+        plain_users = " ".join(
+            f'user_{_jaas_text(name)}="{_jaas_text(password)}"'
+            for name, password in self.sasl_users.items()
+        )
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return [
+            f"sasl.enabled.mechanisms={','.join(SASL_MECHANISMS)}",
+            f"{prefix}.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+            f"{prefix}.scram-sha-256.sasl.jaas.config={scram}",
+            f"{prefix}.scram-sha-512.sasl.jaas.config={scram}",
+        ]
+
+    def _scram_credentials(self) -> list[str]:
+        arguments = []
+        for name, password in self.sasl_users.items():
+            user, secret = _jaas_text(name), _jaas_text(password)
+            for mechanism in SASL_MECHANISMS[1:]:
+                arguments += ["--add-scram", f"{mechanism}=[name={user},password={secret}]"]
+        return arguments
 
     @property
     def running(self) -> bool:
