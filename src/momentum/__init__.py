@@ -31,6 +31,7 @@ from momentum.contracts.errors import (
     SchemaMismatchError,
     SerializationError,
     StoreError,
+    TenantIsolationError,
     TransportError,
     UnknownCloudEventTypeError,
     UnknownMessageTypeError,
@@ -41,7 +42,13 @@ from momentum.contracts.errors import (
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import PartitionKey, partition_key
 from momentum.contracts.result import Result, ValidationFailure
-from momentum.contracts.tenancy import TenantContext, tenant_scope
+from momentum.contracts.tenancy import (
+    TenantContext,
+    TenantKey,
+    cross_tenant,
+    current_tenant,
+    tenant_scope,
+)
 from momentum.contracts.topics import event_topic, topic_name
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreakerSettings
@@ -105,6 +112,8 @@ __all__ = [
     "Telemetry",
     "TelemetrySettings",
     "TenantContext",
+    "TenantIsolationError",
+    "TenantKey",
     "TrackingTimeoutError",
     "Transport",
     "TransportError",
@@ -114,6 +123,8 @@ __all__ = [
     "UnsupportedSpecVersionError",
     "ValidationError",
     "ValidationFailure",
+    "cross_tenant",
+    "current_tenant",
     "event_topic",
     "handler",
     "partition_key",

@@ -59,6 +59,8 @@ class HealthReport:
             reports it.
         buffered: Records received by the transport and not finished yet (queued, running,
             parked or being dead-lettered), when the transport reports it.
+        tenant_skipped: Inbound records of other tenants skipped (committed unhandled) since
+            start, when the service handles only some tenants (``tenants``).
     """
 
     service: str
@@ -75,6 +77,7 @@ class HealthReport:
     assignment: list[str] | None = None
     paused: list[str] | None = None
     buffered: int | None = None
+    tenant_skipped: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -154,6 +157,7 @@ async def health_of(service: Service) -> HealthReport:
         assignment=[f"{t}[{p}]" for t, p in assignment] if assignment is not None else None,
         paused=[f"{t}[{p}]" for t, p in paused] if paused is not None else None,
         buffered=buffered if isinstance(buffered, int) else None,
+        tenant_skipped=runtime.tenant_skipped,
     )
 
 

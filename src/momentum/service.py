@@ -355,6 +355,8 @@ class Service:
             relay=self._relay_settings(),
             telemetry=self._resolve_telemetry(),
             gauge_interval=self.settings.telemetry.gauge_interval_seconds,
+            tenant_isolation=self.settings.tenant_isolation,
+            tenants=self.settings.tenants,
         )
         runtime.compile(discover(self.packages, self._extra_handlers))
         try:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_serializer
+from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -193,6 +193,12 @@ class MomentumSettings(BaseSettings):
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
         telemetry: Traces, metrics and log context.
+        tenant_isolation: A handler running for one tenant may publish, send, schedule and
+            invoke messages for that tenant only (others raise ``TenantIsolationError``),
+            unless their class is marked ``cross_tenant``.
+        tenants: The tenants this service handles records of; records of other tenants
+            (and without a tenant) read from the transport are skipped and committed,
+            neither handled nor dead-lettered. ``None`` (the default): every tenant.
     """
 
     model_config = SettingsConfigDict(
@@ -208,6 +214,15 @@ class MomentumSettings(BaseSettings):
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    tenant_isolation: bool = False
+    tenants: list[str] | None = None
+
+    @field_validator("tenants")
+    @classmethod
+    def _some_tenants(cls, tenants: list[str] | None) -> list[str] | None:
+        if tenants is not None and (not tenants or not all(t.strip() for t in tenants)):
+            raise ValueError("list at least one tenant, none empty (or leave it unset: all)")
+        return tenants
 
     @field_serializer("database_url")
     def _mask_database_url(self, url: str) -> str:

@@ -82,6 +82,25 @@ class InvalidMessageError(MomentumError, TypeError):
     """
 
 
+class TenantIsolationError(MomentumError):
+    """A handler running for one tenant published a message for another (tenant isolation).
+
+    Raised by ``publish``, ``send``, ``schedule``, ``invoke`` and cascades of a service with
+    ``tenant_isolation`` on, unless the message's class is marked ``cross_tenant``.
+
+    Attributes:
+        handling: The tenant of the message being handled.
+        target: The tenant of the refused message.
+        message_type: The refused message's class.
+    """
+
+    def __init__(self, message: str, *, handling: str, target: str, message_type: type) -> None:
+        super().__init__(message)
+        self.handling = handling
+        self.target = target
+        self.message_type = message_type
+
+
 class TransportError(MomentumError):
     """A transport (Kafka, local queues) failed to deliver or receive a message."""
 

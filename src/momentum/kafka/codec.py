@@ -13,6 +13,11 @@ dead letters) before their offsets count as done.
 A record that fails to decode but carries ``momentum-replay-group`` naming another consumer
 group is skipped: it is a dead letter that group replays, not poison of this one.
 
+A service handling only some tenants skips the records of every other tenant (and those
+without one) before verifying or decoding them: binary-mode records by their
+``ce_tenantid`` header, structured ones once decoded. They are counted
+(:attr:`RecordDecoder.tenant_skipped`), committed, and never dead-lettered here.
+
 Every envelope's :class:`~momentum.contracts.envelope.Origin` keeps the record as it was read
 (key, value and headers): a dead letter then keeps the original bytes.
 """
@@ -24,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from momentum.contracts.cloudevents import decode, encode
+from momentum.contracts.cloudevents import PREFIX, TENANT, decode, encode
 from momentum.contracts.envelope import Envelope, read_origin
 from momentum.contracts.errors import SerializationError
 from momentum.contracts.message_types import MessageTypeRegistry
@@ -43,6 +48,8 @@ LOG_WINDOW = 10.0
 
 Headers = list[tuple[str, bytes]]
 InboundHeaders = list[tuple[str, bytes | None]]
+_TENANT_HEADER = PREFIX + TENANT
+_SPEC_HEADER = PREFIX + "specversion"
 
 
 def encode_record(
@@ -64,6 +71,7 @@ class RecordDecoder:
         message_types: The subscribed classes.
         owned_topics: Topics whose unknown types are poison, not another service's events.
         group: The consumer group (a replayed dead letter for another group is skipped).
+        tenants: The tenants whose records are handed over (``None``: every record).
     """
 
     def __init__(
@@ -71,11 +79,15 @@ class RecordDecoder:
         message_types: Iterable[type],
         owned_topics: Iterable[str] = (),
         group: str | None = None,
+        tenants: frozenset[str] | None = None,
     ) -> None:
         self.registry = MessageTypeRegistry(message_types)
         self.owned_topics = frozenset(owned_topics)
         self.group = group
+        self.tenants = tenants
         self.skipped = 0
+        self.tenant_skipped = 0
+        """Records of other tenants (or without a tenant) skipped, never decoded."""
         self.poison = 0
         self.rejected: list[RejectedRecord] = []
         self._defects: set[type] = set()
@@ -93,11 +105,19 @@ class RecordDecoder:
         key: bytes | None = None,
     ) -> Envelope | None:
         """The envelope of one record, or ``None`` when it is skipped or poison."""
+        tenants = self.tenants
+        if tenants is not None and not self._wanted(headers, tenants):
+            self.tenant_skipped += 1
+            return None
         origin = read_origin(
             TRANSPORT_NAME, topic, partition, offset, key, value, () if headers is None else headers
         )
         try:
-            return decode(value, headers, self.registry, origin=origin)
+            envelope = decode(value, headers, self.registry, origin=origin)
+            if tenants is not None and envelope.tenant_id not in tenants:  # structured mode
+                self.tenant_skipped += 1
+                return None
+            return envelope
         except SerializationError as exc:
             reason = getattr(exc, "reason", "invalid")
             error: BaseException = exc
@@ -129,6 +149,29 @@ class RecordDecoder:
             )
         )
         return None
+
+    @staticmethod
+    def _wanted(headers: InboundHeaders | None, tenants: frozenset[str]) -> bool:
+        """Whether a record may be of ``tenants``: its ``ce_tenantid`` is one of them.
+
+        Only binary-mode records (a ``ce_specversion`` header) are judged here; any other
+        is decoded first (its tenant is in its JSON).
+        """
+        tenant: bytes | None = None
+        binary = False
+        for name, raw in headers or ():
+            if name == _TENANT_HEADER:
+                tenant = raw
+            elif name == _SPEC_HEADER:
+                binary = True
+        if not binary:
+            return True
+        if tenant is None:
+            return False
+        try:
+            return tenant.decode() in tenants
+        except UnicodeDecodeError:
+            return False
 
     def take_rejected(self) -> list[RejectedRecord]:
         """The poison records collected since the last call (and forget them)."""

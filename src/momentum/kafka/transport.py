@@ -72,6 +72,7 @@ class KafkaTransport:
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
+        self._tenants: frozenset[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -91,7 +92,9 @@ class KafkaTransport:
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
             owned = [s.topic for s in subscriptions if s.owned]
-            self._decoder = RecordDecoder(types, owned_topics=owned, group=group)
+            self._decoder = RecordDecoder(
+                types, owned_topics=owned, group=group, tenants=self._tenants
+            )
             keeper = PoisonKeeper(
                 DeadLetterCopies(self.config.producer_config()), lambda: self._rejected_sink
             )
@@ -135,6 +138,14 @@ class KafkaTransport:
         to ``sink``; a record's offset counts as done once ``sink`` returned for it.
         """
         self._rejected_sink = sink
+
+    def only_tenants(self, tenants: frozenset[str]) -> None:
+        """From the next start, skip records of every tenant but ``tenants`` (and untenanted).
+
+        They are recognised on the consumer thread by their ``ce_tenantid`` header before
+        being verified or decoded, and committed without reaching the receiver.
+        """
+        self._tenants = frozenset(tenants)
 
     def pause(self) -> None:
         """Stop handing records to the receiver; running handlers finish, the group is kept.
@@ -352,6 +363,11 @@ class KafkaTransport:
         """
         keeper = self._keeper
         return keeper.kept if keeper is not None else 0
+
+    @property
+    def tenant_skipped(self) -> int:
+        """Records of other tenants (or without one) skipped since start (:meth:`only_tenants`)."""
+        return self._decoder.tenant_skipped if self._decoder is not None else 0
 
     @property
     def skipped_records(self) -> int:

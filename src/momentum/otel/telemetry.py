@@ -24,8 +24,9 @@ Metrics (every one tagged with ``momentum.service``, ``momentum.message.type`` a
 ``.failed``, ``.retried``, ``.dead_lettered`` (counters), ``momentum.handler.duration``
 (histogram, seconds) and the gauges ``momentum.outbox.backlog``,
 ``momentum.outbox.oldest_age``, ``momentum.inbox.size``, ``momentum.dead_letters``,
-``momentum.kafka.consumer.lag`` (per partition) and ``momentum.circuit_breaker.state``
-(0 closed, 1 half-open, 2 open).
+``momentum.kafka.consumer.lag`` (per partition), ``momentum.circuit_breaker.state``
+(0 closed, 1 half-open, 2 open) and, for a service handling only some tenants, the
+observable counter ``momentum.messages.skipped_tenant`` (records of other tenants skipped).
 """
 
 from __future__ import annotations
@@ -192,6 +193,12 @@ class OtelTelemetry:
             "1",
             "The listener's circuit breaker: 0 closed, 1 half-open, 2 open.",
         )
+        meter.create_observable_counter(
+            "momentum.messages.skipped_tenant",
+            [self._observe("tenant_skipped")],
+            unit,
+            "Inbound records of tenants this service does not handle, committed unhandled.",
+        )
 
     # -- gauges --------------------------------------------------------------------------------
 
@@ -272,13 +279,22 @@ class OtelTelemetry:
         """Count a retry."""
         self._retried.add(1, {**self._message_tags(envelope), "momentum.handler": handler})
 
-    def dead_lettered(self, message_type: str | None, handler: str | None, reason: str) -> None:
+    def dead_lettered(
+        self,
+        message_type: str | None,
+        handler: str | None,
+        reason: str,
+        *,
+        tenant: str | None = None,
+    ) -> None:
         """Count a dead letter."""
         tags = {"momentum.service": self.service, "momentum.reason": reason}
         if message_type is not None:
             tags["momentum.message.type"] = message_type
         if handler is not None:
             tags["momentum.handler"] = handler
+        if tenant is not None:
+            tags["momentum.tenant_id"] = tenant
         self._dead_lettered.add(1, tags)
 
 

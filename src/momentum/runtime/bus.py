@@ -2,7 +2,9 @@
 
 ``service.bus`` is the root bus. A handler that takes a ``MessageBus`` parameter gets one
 bound to the message it handles, so what it publishes carries that message's correlation id,
-tenant and causation.
+tenant and causation. Which tenant a new message gets is described in
+:mod:`momentum.contracts.tenancy`; with tenant isolation on, a message for another tenant
+than the handled one is refused (:class:`~momentum.contracts.errors.TenantIsolationError`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
+from uuid import UUID
 
 from momentum.contracts.envelope import Envelope, outgoing_envelope
-from momentum.contracts.errors import ConfigurationError
+from momentum.contracts.errors import ConfigurationError, TenantIsolationError
 from momentum.contracts.messages import Command, Query
-from momentum.contracts.tenancy import current_tenant, tenant_of
+from momentum.contracts.partitioning import uuid_text
+from momentum.contracts.tenancy import handling_tenant, is_cross_tenant, own_tenant
 
 if TYPE_CHECKING:
     from momentum.runtime.core import BusRuntime
@@ -56,24 +60,42 @@ class MessageBus:
             )
         return env
 
-    def envelope_for(self, message: Any, headers: dict[str, str] | None = None) -> Envelope:
-        """A new envelope for ``message``, caused by the message this bus is bound to."""
+    def envelope_for(
+        self, message: Any, headers: dict[str, str] | None = None, tenant: object = None
+    ) -> Envelope:
+        """A new envelope for ``message``, caused by the message this bus is bound to.
+
+        Its tenant: ``tenant`` when given, else the active ``tenant_scope``, else the
+        message's tenant field, else the tenant of the message this bus is bound to (see
+        :mod:`momentum.contracts.tenancy`).
+
+        Raises:
+            TenantIsolationError: Tenant isolation is on and that tenant is not the bound
+                message's one, and the message's class is not marked cross-tenant.
+        """
         parent = self.envelope
         if parent is None:
-            env = self._root_envelope(message)
+            env = self._root_envelope(message, tenant)
         else:
             env = parent.child(message)
-            scoped = current_tenant()
-            if scoped is not None:
-                env.tenant_id = scoped
-            elif env.tenant_id is None:
-                env.tenant_id = tenant_of(message)
+            own = own_tenant(message) if tenant is None else _tenant_text(tenant)
+            if own is not None and own != env.tenant_id:
+                inherited = env.tenant_id
+                if inherited is not None and self._runtime.tenant_isolation:
+                    check_isolation(message, inherited, own, parent)
+                env.tenant_id = own
         if headers:
             env.headers.update(headers)
         return env
 
-    def _root_envelope(self, message: Any) -> Envelope:
-        return outgoing_envelope(message, tenant_of(message), self._runtime.source, time.time())
+    def _root_envelope(self, message: Any, tenant: object = None) -> Envelope:
+        own = own_tenant(message) if tenant is None else _tenant_text(tenant)
+        handling = handling_tenant.get()
+        if own is None:
+            own = handling
+        elif handling is not None and own != handling and self._runtime.tenant_isolation:
+            check_isolation(message, handling, own, None)
+        return outgoing_envelope(message, own, self._runtime.source, time.time())
 
     @overload
     async def invoke(self, message: Command[R]) -> R: ...
@@ -93,9 +115,14 @@ class MessageBus:
             run = self._runtime.invoker_for(message)
         return await run(message, self)
 
-    async def publish(self, message: Any, *, headers: dict[str, str] | None = None) -> None:
-        """Publish an event to every local handler and to its transport route, if any."""
-        await self._runtime.publish(self.envelope_for(message, headers))
+    async def publish(
+        self, message: Any, *, headers: dict[str, str] | None = None, tenant: object = None
+    ) -> None:
+        """Publish an event to every local handler and to its transport route, if any.
+
+        ``tenant`` sets the message's tenant explicitly (see :meth:`envelope_for`).
+        """
+        await self._runtime.publish(self.envelope_for(message, headers, tenant))
 
     async def publish_many(self, messages: Iterable[Any]) -> None:
         """Publish several events at once: one batch to the transport, awaited together.
@@ -117,9 +144,14 @@ class MessageBus:
             return
         await self._runtime.publish_many(self.envelope_for(message) for message in messages)
 
-    async def send(self, message: Any, *, headers: dict[str, str] | None = None) -> None:
-        """Queue a command for its single handler; returns once it is accepted."""
-        await self._runtime.send(self.envelope_for(message, headers))
+    async def send(
+        self, message: Any, *, headers: dict[str, str] | None = None, tenant: object = None
+    ) -> None:
+        """Queue a command for its single handler; returns once it is accepted.
+
+        ``tenant`` sets the message's tenant explicitly (see :meth:`envelope_for`).
+        """
+        await self._runtime.send(self.envelope_for(message, headers, tenant))
 
     async def schedule(
         self,
@@ -128,10 +160,12 @@ class MessageBus:
         delay: timedelta | float | None = None,
         at: datetime | None = None,
         headers: dict[str, str] | None = None,
+        tenant: object = None,
     ) -> None:
         """Deliver ``message`` later: after ``delay`` (seconds or timedelta) or ``at`` a time.
 
-        Commands are sent, other messages published, when they come due.
+        Commands are sent, other messages published, when they come due, with the tenant
+        they have now (``tenant``, when given, sets it explicitly).
         """
         if (delay is None) == (at is None):
             raise ValueError("schedule() takes exactly one of delay= or at=")
@@ -142,7 +176,7 @@ class MessageBus:
         else:
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
             due = time.time() + seconds
-        await self._runtime.schedule(self.envelope_for(message, headers), due)
+        await self._runtime.schedule(self.envelope_for(message, headers, tenant), due)
 
     @asynccontextmanager
     async def transaction(self, connection: Any = None) -> AsyncIterator[StoreTransaction]:
@@ -178,3 +212,35 @@ class MessageBus:
     def __repr__(self) -> str:
         bound = f" bound to {type(self._message).__qualname__}" if self._message is not None else ""
         return f"<MessageBus {self._runtime.source}{bound}>"
+
+
+def _tenant_text(tenant: object) -> str:
+    return uuid_text(tenant) if type(tenant) is UUID else str(tenant)
+
+
+def check_isolation(message: Any, handling: str, target: str, parent: Envelope | None) -> None:
+    """Refuse ``message`` for tenant ``target`` while handling one of tenant ``handling``.
+
+    Messages of a class marked cross-tenant pass.
+
+    Raises:
+        TenantIsolationError: Naming both tenants, the message type and the handled message.
+    """
+    cls = type(message)
+    if is_cross_tenant(cls):
+        return
+    handled = (
+        f"handling {type(parent.message).__qualname__} {parent.message_id_text}"
+        if parent is not None
+        else "in a handler"
+    )
+    raise TenantIsolationError(
+        f"tenant isolation: {handled} for tenant {handling!r}, a "
+        f"{cls.__qualname__} for tenant {target!r} was refused; a handler publishes, sends, "
+        f"schedules and invokes for its own tenant only. Mark {cls.__qualname__} "
+        "@momentum.cross_tenant (or __cross_tenant__ = True) if it is meant to cross "
+        "tenants.",
+        handling=handling,
+        target=target,
+        message_type=cls,
+    )

@@ -27,9 +27,9 @@ from momentum.contracts.errors import (
 )
 from momentum.contracts.messages import Command, Query, not_a_message
 from momentum.contracts.partitioning import partition_key, partition_key_function
-from momentum.contracts.tenancy import tenant_of
+from momentum.contracts.tenancy import handling_tenant, tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
-from momentum.runtime.bus import MessageBus
+from momentum.runtime.bus import MessageBus, check_isolation
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
 from momentum.runtime.dead_letters import (
     DeadLetterSink,
@@ -55,6 +55,7 @@ from momentum.runtime.ports import (
     RecordTransport,
     RejectingTransport,
     Subscription,
+    TenantFilteringTransport,
     Transport,
 )
 from momentum.runtime.records import encode_outgoing
@@ -105,8 +106,16 @@ class BusRuntime:
         relay: RelaySettings | None = None,
         telemetry: Telemetry | None = None,
         gauge_interval: float = 10.0,
+        tenant_isolation: bool = False,
+        tenants: Iterable[str] | None = None,
     ) -> None:
         self.source = source
+        self.tenant_isolation = tenant_isolation
+        """Refuse messages a handler publishes for another tenant than its message's."""
+        self.tenants = frozenset(tenants) if tenants is not None else None
+        """The tenants whose inbound transport messages are handled (``None``: all)."""
+        self._tenant_filter: frozenset[str] | None = None  # when the transport cannot filter
+        self._tenant_skipped = 0
         self.telemetry = telemetry
         self._gauges = (
             GaugeRefresher(self, telemetry, gauge_interval)
@@ -326,6 +335,11 @@ class BusRuntime:
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
                 self.transport.on_rejected(StoredRejections(self.store, self.group))
+            if self.tenants is not None:
+                if isinstance(self.transport, TenantFilteringTransport):
+                    self.transport.only_tenants(self.tenants)
+                else:
+                    self._tenant_filter = self.tenants
             receiver = (
                 self.receive
                 if self.durability is None
@@ -440,6 +454,16 @@ class BusRuntime:
         if self.store is not None:
             await self.store.close()
 
+    @property
+    def tenant_skipped(self) -> int | None:
+        """Inbound messages of other tenants skipped so far (``None``: every tenant is handled)."""
+        if self.tenants is None:
+            return None
+        transport = self.transport
+        if self._tenant_filter is None and isinstance(transport, TenantFilteringTransport):
+            return transport.tenant_skipped
+        return self._tenant_skipped
+
     async def wait_idle(self) -> None:
         """Return once local queues, the outbox relay and the transport have nothing left."""
         while True:
@@ -525,6 +549,7 @@ class BusRuntime:
         """
         transport = self.transport
         source = self.source
+        handling = handling_tenant.get() if self.tenant_isolation else None
         if (
             self.tracker is not None
             or self.telemetry is not None
@@ -532,7 +557,7 @@ class BusRuntime:
             or active_session() is not None
         ):
             await self.publish_many(
-                outgoing_envelope(message, tenant_of(message), source, created)
+                outgoing_envelope(message, self._new_tenant(message, handling), source, created)
                 for message in messages
             )
             return
@@ -545,6 +570,8 @@ class BusRuntime:
                 route = routes[cls] if cls in routes else self._batch_route(cls)
                 # per message: a generator may yield each inside a tenant_scope of its own
                 tenant = tenant_of(message)
+                if handling is not None and tenant is not None and tenant != handling:
+                    check_isolation(message, handling, tenant, None)
                 if route is None:
                     await self.publish(outgoing_envelope(message, tenant, source, created))
                     continue
@@ -555,6 +582,14 @@ class BusRuntime:
             batch.close()  # what was produced is still delivered
             raise
         await batch.settle()
+
+    @staticmethod
+    def _new_tenant(message: Any, handling: str | None) -> str | None:
+        """The tenant of a new message of the root bus; checked against ``handling``."""
+        tenant = tenant_of(message)
+        if handling is not None and tenant is not None and tenant != handling:
+            check_isolation(message, handling, tenant, None)
+        return tenant
 
     async def _publish_batch(self, batch: EnvelopeBatch, envelopes: Iterable[Envelope]) -> None:
         """Add each transport-bound envelope to ``batch`` (others are published), settle it."""
@@ -721,10 +756,16 @@ class BusRuntime:
     async def receive(self, envelope: Envelope) -> float | None:
         """Handle an inbound message with every local handler (the transport's Receiver).
 
-        A replayed dead letter meant for another consumer group is acknowledged unhandled.
+        A replayed dead letter meant for another consumer group is acknowledged unhandled,
+        and so is a message of a tenant this service does not handle (when the transport
+        does not skip those itself).
         """
         headers = envelope.headers
         if headers and headers.get(REPLAY_GROUP_HEADER, self.group) != self.group:
+            return None
+        tenants = self._tenant_filter
+        if tenants is not None and envelope.tenant_id not in tenants:
+            self._tenant_skipped += 1
             return None
         if not self.delivery.in_progress(envelope):
             self._record("received", envelope)

@@ -250,7 +250,7 @@ class Delivery:
         await self.dead_letters.add(record)
         self._record("dead-lettered", env, chain, exc)
         if self.telemetry is not None:
-            self.telemetry.dead_lettered(env.message_type, chain.name, reason)
+            self.telemetry.dead_lettered(env.message_type, chain.name, reason, tenant=env.tenant_id)
         logger.warning(
             "%s moved %s %s to dead letters after %d attempt(s): %s: %s",
             chain.name,

@@ -59,6 +59,7 @@ class GaugeRefresher:
             dead_letters=letters,
             consumer_lag=lag,
             breaker=breaker.state.value if breaker is not None else None,
+            tenant_skipped=runtime.tenant_skipped,
         )
 
     async def refresh(self) -> None:

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hin
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import HandlerConfigurationError, ValidationError
 from momentum.contracts.messages import response_type
+from momentum.contracts.partitioning import field_names
 from momentum.contracts.result import Result, ValidationFailure
+from momentum.contracts.tenancy import handling_tenant, message_tenant, tenant_field
 from momentum.runtime.discovery import HandlerInfo
 from momentum.runtime.injection import Injector, Kind, ParameterPlan, Scope
 from momentum.runtime.middleware import Middleware, compose
@@ -215,6 +217,7 @@ class HandlerChain:
         self.info = info
         self.name = info.name
         self.message_type = info.message_type
+        tenant_named = _names_tenant(info.message_type)  # a bad TenantKey fails the start
         func = bind(info, injector, runtime.root_bus)
         plans = injector.plan(func, skip=1)
         classes = response_classes(info.message_type)
@@ -296,10 +299,20 @@ class HandlerChain:
             tracker = runtime.tracker
             if tracker is not None:
                 tracker.record(Activity("invoked", message, envelope))
-            ret = await run_chain(envelope)
-            response, cascades = split_response(ret, classes)
-            if cascades:
-                await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
+            tenant = envelope.tenant_id  # current_tenant() in the handler
+            token = (
+                handling_tenant.set(tenant)
+                if tenant is not None and tenant != handling_tenant.get()
+                else None
+            )
+            try:
+                ret = await run_chain(envelope)
+                response, cascades = split_response(ret, classes)
+                if cascades:
+                    await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
+            finally:
+                if token is not None:
+                    handling_tenant.reset(token)
             return response
 
         def invoke_enveloped(message: Any, caller: MessageBus) -> Awaitable[Any]:
@@ -308,22 +321,32 @@ class HandlerChain:
         async def dispatch(envelope: Envelope) -> None:
             # run_chain inlined: this runs for every queued and every inbound message
             message = envelope.message
+            tenant = envelope.tenant_id  # current_tenant() in the handler
+            token = (
+                handling_tenant.set(tenant)
+                if tenant is not None and tenant != handling_tenant.get()
+                else None
+            )
             try:
-                ret = await chain(envelope)
-            except Exception as exc:
-                annotate_failure(exc, message, envelope.message_id, name)
+                try:
+                    ret = await chain(envelope)
+                except Exception as exc:
+                    annotate_failure(exc, message, envelope.message_id, name)
+                    tracker = runtime.tracker
+                    if tracker is not None:
+                        tracker.record(Activity("failed", message, envelope, name, exc))
+                    raise
                 tracker = runtime.tracker
                 if tracker is not None:
-                    tracker.record(Activity("failed", message, envelope, name, exc))
-                raise
-            tracker = runtime.tracker
-            if tracker is not None:
-                tracker.record(Activity("handled", message, envelope, name))
-            if ret is None:
-                return
-            cascades = cascades_of(ret, classes)
-            if cascades:
-                await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
+                    tracker.record(Activity("handled", message, envelope, name))
+                if ret is None:
+                    return
+                cascades = cascades_of(ret, classes)
+                if cascades:
+                    await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
+            finally:
+                if token is not None:
+                    handling_tenant.reset(token)
 
         telemetry = runtime.telemetry
         run: Dispatcher = dispatch
@@ -335,27 +358,38 @@ class HandlerChain:
         if self.transactional:
             self._in_transactions(runtime, invoker, run)
             return
-        if call is None or middlewares or telemetry is not None:
+        if call is None or middlewares or telemetry is not None or runtime.tenant_isolation:
             self.invoke: Invoker = invoker
             return
 
         async def invoke_direct(message: Any, caller: MessageBus) -> Any:
             if runtime.tracker is not None:
                 return await invoker(message, caller)
-            bus = MessageBus(runtime, message, None, caller) if needs_bus else None
+            token = None
+            if tenant_named:  # current_tenant() in the handler
+                tenant = message_tenant(message)
+                if tenant is not None and tenant != handling_tenant.get():
+                    token = handling_tenant.set(tenant)
             try:
-                ret = call(message, bus)
-                if is_async:
-                    ret = await ret
-            except Exception as exc:
-                annotate_failure(exc, message, uuid.uuid4(), name)
-                raise
-            if ret is None or (classes is not None and isinstance(ret, classes)):
-                return ret
-            response, cascades = split_response(ret, classes)
-            if cascades:
-                await runtime.cascade(bus or MessageBus(runtime, message, None, caller), cascades)
-            return response
+                bus = MessageBus(runtime, message, None, caller) if needs_bus else None
+                try:
+                    ret = call(message, bus)
+                    if is_async:
+                        ret = await ret
+                except Exception as exc:
+                    annotate_failure(exc, message, uuid.uuid4(), name)
+                    raise
+                if ret is None or (classes is not None and isinstance(ret, classes)):
+                    return ret
+                response, cascades = split_response(ret, classes)
+                if cascades:
+                    await runtime.cascade(
+                        bus or MessageBus(runtime, message, None, caller), cascades
+                    )
+                return response
+            finally:
+                if token is not None:
+                    handling_tenant.reset(token)
 
         self.invoke = invoke_direct
 
@@ -377,6 +411,12 @@ class HandlerChain:
 
         self.invoke = invoke_in_transaction
         self.dispatch = dispatch_in_transaction
+
+
+def _names_tenant(message_type: type) -> bool:
+    """Whether messages of ``message_type`` have a tenant field (see ``tenant_field``)."""
+    name = tenant_field(message_type)
+    return name is not None and (name in field_names(message_type) or hasattr(message_type, name))
 
 
 def _observed(

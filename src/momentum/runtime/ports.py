@@ -315,3 +315,21 @@ class RejectingTransport(Protocol):
         ``sink`` failed for).
         """
         ...
+
+
+@runtime_checkable
+class TenantFilteringTransport(Protocol):
+    """A transport that skips inbound records of other tenants before decoding them.
+
+    Skipped records are acknowledged (committed) without reaching the receiver, neither
+    handled nor dead-lettered.
+    """
+
+    def only_tenants(self, tenants: frozenset[str]) -> None:
+        """From the next start, hand over only records of ``tenants`` (called before start)."""
+        ...
+
+    @property
+    def tenant_skipped(self) -> int:
+        """Records of other tenants (or without one) skipped since start."""
+        ...

@@ -287,12 +287,13 @@ class OutboxRelay(ClaimLoop):
             attempts=attempts,
             first_failure_at=row.created_at,
             last_failure_at=now,
+            tenant=header_text(record.headers, "ce_tenantid"),
             group=self.settings.group,
         )
         await claimed.bury(row.id, letter)
         self.dead_lettered += 1
         if self.telemetry is not None:
-            self.telemetry.dead_lettered(letter.message_type, None, "relay")
+            self.telemetry.dead_lettered(letter.message_type, None, "relay", tenant=letter.tenant)
         logger.error(
             "outbox row %d (%s to %s) moved to dead letters after %d failed publications: %s",
             row.id,

@@ -141,8 +141,15 @@ class Telemetry(Protocol):
         """A failed attempt of ``handler`` will be retried."""
         ...
 
-    def dead_lettered(self, message_type: str | None, handler: str | None, reason: str) -> None:
-        """A message became a dead letter (``handler`` ``None``: poison or relay failure)."""
+    def dead_lettered(
+        self,
+        message_type: str | None,
+        handler: str | None,
+        reason: str,
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        """A message (of ``tenant``) became a dead letter (``handler`` ``None``: relay failure)."""
         ...
 
 
@@ -166,6 +173,8 @@ class Gauges:
         dead_letters: Dead letters in the store.
         consumer_lag: Per assigned ``(topic, partition)``: records not consumed yet.
         breaker: The circuit breaker's state (``closed``, ``half-open``, ``open``).
+        tenant_skipped: Inbound records of other tenants skipped since start (a service
+            handling only some tenants).
     """
 
     outbox_backlog: int | None = None
@@ -174,6 +183,7 @@ class Gauges:
     dead_letters: int | None = None
     consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
     breaker: str | None = None
+    tenant_skipped: int | None = None
 
 
 @runtime_checkable
@@ -240,7 +250,14 @@ class LogContext:
     def retried(self, envelope: Envelope, handler: str) -> None:
         """Nothing to report."""
 
-    def dead_lettered(self, message_type: str | None, handler: str | None, reason: str) -> None:
+    def dead_lettered(
+        self,
+        message_type: str | None,
+        handler: str | None,
+        reason: str,
+        *,
+        tenant: str | None = None,
+    ) -> None:
         """Nothing to report."""
 
 
