@@ -27,14 +27,17 @@ from momentum.contracts.errors import (
     MessageDecodeError,
     MessageEncodeError,
     MissingEventTopicError,
+    MissingSignatureError,
     MomentumError,
     SchemaMismatchError,
     SerializationError,
+    SignatureError,
     StoreError,
     TenantIsolationError,
     TransportError,
     UnknownCloudEventTypeError,
     UnknownMessageTypeError,
+    UnknownSigningKeyError,
     UnsupportedContentTypeError,
     UnsupportedSpecVersionError,
     ValidationError,
@@ -42,6 +45,7 @@ from momentum.contracts.errors import (
 from momentum.contracts.messages import Command, Query
 from momentum.contracts.partitioning import PartitionKey, partition_key
 from momentum.contracts.result import Result, ValidationFailure
+from momentum.contracts.signing import CloudEventSigner
 from momentum.contracts.tenancy import (
     TenantContext,
     TenantKey,
@@ -64,12 +68,14 @@ from momentum.settings import (
     LocalQueueSettings,
     MiddlewareSettings,
     MomentumSettings,
+    SecuritySettings,
     StoreSettings,
     TelemetrySettings,
 )
 
 __all__ = [
     "CircuitBreakerSettings",
+    "CloudEventSigner",
     "Command",
     "ConfigurationError",
     "ContractBaselineError",
@@ -98,14 +104,17 @@ __all__ = [
     "MessageStore",
     "MiddlewareSettings",
     "MissingEventTopicError",
+    "MissingSignatureError",
     "MomentumError",
     "MomentumSettings",
     "PartitionKey",
     "Query",
     "Result",
     "SchemaMismatchError",
+    "SecuritySettings",
     "SerializationError",
     "Service",
+    "SignatureError",
     "StoreError",
     "StoreSettings",
     "StoreTransaction",
@@ -119,6 +128,7 @@ __all__ = [
     "TransportError",
     "UnknownCloudEventTypeError",
     "UnknownMessageTypeError",
+    "UnknownSigningKeyError",
     "UnsupportedContentTypeError",
     "UnsupportedSpecVersionError",
     "ValidationError",

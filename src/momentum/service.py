@@ -141,6 +141,8 @@ class Service:
         self.transport = (
             transport if transport is not None else transport_from_settings(self.settings, name)
         )
+        if transport is not None and self.settings.security.configured:
+            _check_signing(transport)
         self.store = store if store is not None else store_from_settings(self.settings, name)
         require_telemetry(self.settings, telemetry)
         self._telemetry = telemetry
@@ -467,6 +469,17 @@ _SERVICE_ARGUMENTS = (
     "telemetry",
     "settings",
 )
+
+
+def _check_signing(transport: Transport) -> None:
+    """Refuse a transport given to ``Service`` that would ignore the ``security`` settings."""
+    if getattr(transport, "signer", None) is None:
+        raise ConfigurationError(
+            f"the security settings sign or verify records, but the {transport.name} "
+            "transport given as Service(transport=...) has no signer: build it with "
+            "KafkaConfig(signer=...), e.g. momentum.wiring.kafka_config(settings, name), "
+            "or leave transport= unset"
+        )
 
 
 def _check_kind(argument: str, value: object, kind: type, what: str) -> None:

@@ -16,7 +16,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -172,6 +179,35 @@ class StoreSettings(BaseModel):
     relay_hold_seconds: float = Field(default=1.0, ge=0)
 
 
+class SecuritySettings(BaseModel):
+    """Signed CloudEvents on Kafka (``MOMENTUM_SECURITY__...``; see ``momentum.contracts.signing``).
+
+    Keys are text (their UTF-8 bytes are the HMAC-SHA256 key: 16 bytes at least, 32 random
+    bytes or more recommended) and never shown: ``repr``, ``str`` and dumps print
+    ``**********``.
+
+    Attributes:
+        signing_key_id: Id of the key this service signs the records it writes with
+            (``ce_signaturekeyid``); unset: it does not sign.
+        signing_key: That key.
+        verification_keys: Key id -> key of the keys accepted on records read (JSON object
+            in ``MOMENTUM_SECURITY__VERIFICATION_KEYS``); the signing key is one of them.
+            While keys rotate, list the old and the new one.
+        require_signatures: Dead-letter every record read that is not signed (else such
+            records pass; a signed record is always verified when keys are set).
+    """
+
+    signing_key_id: str | None = None
+    signing_key: SecretStr | None = None
+    verification_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    require_signatures: bool = False
+
+    @property
+    def configured(self) -> bool:
+        """Whether anything is signed or verified."""
+        return bool(self.signing_key is not None or self.verification_keys)
+
+
 IN_MEMORY_DATABASE = "memory://"
 """``database_url`` value that runs without a message store (in-process only)."""
 
@@ -196,6 +232,7 @@ class MomentumSettings(BaseSettings):
         tenant_isolation: A handler running for one tenant may publish, send, schedule and
             invoke messages for that tenant only (others raise ``TenantIsolationError``),
             unless their class is marked ``cross_tenant``.
+        security: Signing and verifying CloudEvents records on Kafka.
         tenants: The tenants this service handles records of; records of other tenants
             (and without a tenant) read from the transport are skipped and committed,
             neither handled nor dead-lettered. ``None`` (the default): every tenant.
@@ -214,6 +251,7 @@ class MomentumSettings(BaseSettings):
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     tenant_isolation: bool = False
     tenants: list[str] | None = None
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from momentum.contracts.errors import ConfigurationError
+from momentum.contracts.signing import CloudEventSigner
 from momentum.runtime.ports import Transport
 from momentum.runtime.store import MessageStore, mask_url
 from momentum.runtime.telemetry import LogContext, Telemetry
-from momentum.settings import IN_MEMORY_DATABASE, MomentumSettings, librdkafka_properties
+from momentum.settings import (
+    IN_MEMORY_DATABASE,
+    MomentumSettings,
+    SecuritySettings,
+    librdkafka_properties,
+)
 
 if TYPE_CHECKING:
     from momentum.kafka import KafkaConfig
@@ -67,6 +73,31 @@ def kafka_config(
         commit_interval=kafka.commit_interval_seconds,
         revoke_timeout=kafka.revoke_timeout_seconds,
         gc=GcTuning(freeze=kafka.gc_freeze, gen0_threshold=kafka.gc_gen0_threshold),
+        signer=signer_from_settings(settings.security),
+    )
+
+
+def signer_from_settings(security: SecuritySettings) -> CloudEventSigner | None:
+    """The record signer the ``security`` settings describe; ``None`` when none is set.
+
+    Raises:
+        ConfigurationError: A key id is malformed, a key too short, the signing key id
+            without its key (or the reverse), or signatures required without a key (the
+            message names the setting, never a key).
+    """
+    if not security.configured and not security.signing_key_id:
+        if security.require_signatures:
+            raise ConfigurationError(
+                "security.require_signatures is set but no key verifies them: set "
+                "security.verification_keys (or a signing key)"
+            )
+        return None
+    signing = security.signing_key
+    return CloudEventSigner(
+        security.signing_key_id,
+        signing.get_secret_value().encode() if signing is not None else None,
+        {k: v.get_secret_value().encode() for k, v in security.verification_keys.items()},
+        required=security.require_signatures,
     )
 
 

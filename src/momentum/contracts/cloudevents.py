@@ -18,6 +18,8 @@ Out: binary content mode (README: "Event contracts"). The value is the message a
                    ``attempts``: a record re-published for a retry says how often it was tried)
 ``ce_traceparent`` / ``ce_tracestate``  from ``envelope.headers["traceparent"/"tracestate"]``
                    (the Distributed Tracing extension)
+``ce_signature`` / ``ce_signaturekeyid``  added by a signing transport (see
+                   :mod:`momentum.contracts.signing`); never kept in ``envelope.headers``
 ================== ==========================================================================
 
 Every other envelope header is written as a plain Kafka header, name and UTF-8 value as is;
@@ -72,6 +74,7 @@ from momentum.contracts.errors import (
 )
 from momentum.contracts.message_types import MessageTypeRegistry, message_type_name
 from momentum.contracts.serialization import DEFAULT_CASING, Casing
+from momentum.contracts.signing import SIGNATURE, SIGNATURE_KEY_ID
 
 Headers = list[tuple[str, bytes]]
 """Kafka record headers as confluent-kafka takes them."""
@@ -97,7 +100,15 @@ _CORRELATION: Final = PREFIX + CORRELATION
 _CAUSATION: Final = PREFIX + CAUSATION
 _ATTEMPTS: Final = PREFIX + ATTEMPTS
 _CORE: Final = frozenset({"specversion", "id", "type", "source", "time", "datacontenttype"})
-_KNOWN: Final = _CORE | {TENANT, CORRELATION, CAUSATION, ATTEMPTS, *TRACE_HEADERS}
+_KNOWN: Final = _CORE | {
+    TENANT,
+    CORRELATION,
+    CAUSATION,
+    ATTEMPTS,
+    SIGNATURE,
+    SIGNATURE_KEY_ID,
+    *TRACE_HEADERS,
+}
 _RESERVED: Final = frozenset({"content-type", *(PREFIX + name for name in _KNOWN)})
 _JSON_MEDIA: Final = re.compile(r"(application|text)/([a-z0-9.+-]+\+)?json", re.IGNORECASE)
 _MAX_CACHED_SOURCES: Final = 1024
@@ -491,6 +502,7 @@ def decode(
     registry: MessageTypeRegistry,
     *,
     origin: Origin | None = None,
+    as_dict: dict[str, Any] | None = None,
 ) -> Envelope:
     """The envelope carried by a Kafka record in CloudEvents binary or structured mode.
 
@@ -499,6 +511,7 @@ def decode(
         headers: The record headers (pairs or a mapping; values bytes, str or ``None``).
         registry: Resolves ``ce_type`` to the message class.
         origin: Where the record was read from, stored on the envelope.
+        as_dict: ``dict(headers)`` when the caller made it already (a list of headers).
 
     Raises:
         MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
@@ -508,7 +521,7 @@ def decode(
     """
     try:
         if type(headers) is list and type(value) is bytes:
-            envelope = _decode_common(value, headers, registry, origin)
+            envelope = _decode_common(value, headers, registry, origin, as_dict)
             if envelope is not None:
                 return envelope
         return _decode_general(value, headers, registry, origin)
@@ -614,6 +627,7 @@ def _decode_common(
     headers: list[tuple[str, bytes | str | None]],
     registry: MessageTypeRegistry,
     origin: Origin | None,
+    as_dict: dict[str, Any] | None = None,
 ) -> Envelope | None:
     """The envelope of a record as momentum writes it, or ``None`` for any other record.
 
@@ -622,10 +636,13 @@ def _decode_common(
     the general path, which also says what is wrong; this path only raises what the general
     one would raise for the same record (unknown type, payload errors, bad ``attempts``).
     """
-    try:
-        found: dict[str, Any] = dict(headers)
-    except (TypeError, ValueError):
-        return None
+    if as_dict is not None:
+        found: dict[str, Any] = as_dict
+    else:
+        try:
+            found = dict(headers)
+        except (TypeError, ValueError):
+            return None
     if found.get("ce_specversion") != _SPEC_BYTES or not _COMMON_HEADERS.issuperset(found):
         return None
     if len(found) != len(headers):  # repeated names

@@ -165,7 +165,8 @@ class MessageDecodeError(SerializationError):
     Attributes:
         reason: Short machine-usable code (``invalid-cloudevent``, ``unsupported-specversion``,
             ``unsupported-content-type``, ``unknown-type``, ``invalid-json``,
-            ``schema-mismatch``), constant per subclass.
+            ``schema-mismatch``, ``missing-signature``, ``unknown-signing-key``,
+            ``invalid-signature``), constant per subclass.
     """
 
     reason: str = "decode-failed"
@@ -246,3 +247,33 @@ class SchemaMismatchError(MessageDecodeError):
         super().__init__(message)
         self.message_type = message_type
         self.problems = tuple(problems)
+
+
+class SignatureError(MessageDecodeError):
+    """An inbound record's signature is missing, unknown or wrong: it is not handled.
+
+    Raised while decoding when the service verifies signatures (``security``
+    settings): the record is kept as a dead letter with this reason.
+    """
+
+    reason = "invalid-signature"
+
+
+class MissingSignatureError(SignatureError):
+    """The record carries no ``ce_signature`` (or no ``ce_signaturekeyid``) and must."""
+
+    reason = "missing-signature"
+
+
+class UnknownSigningKeyError(SignatureError):
+    """The record names a key id (``ce_signaturekeyid``) none of the verification keys has.
+
+    Attributes:
+        key_id: The key id the record names.
+    """
+
+    reason = "unknown-signing-key"
+
+    def __init__(self, message: str, *, key_id: str) -> None:
+        super().__init__(message)
+        self.key_id = key_id

@@ -13,6 +13,11 @@ dead letters) before their offsets count as done.
 A record that fails to decode but carries ``momentum-replay-group`` naming another consumer
 group is skipped: it is a dead letter that group replays, not poison of this one.
 
+A service verifying signatures checks every record before decoding it: a missing, unknown or
+wrong signature (:class:`~momentum.contracts.errors.SignatureError`) makes the record
+poison, so nothing unsigned reaches a handler; a record whose ``ce_type`` the service does
+not know is still skipped as above (another service's event, whoever signed it).
+
 A service handling only some tenants skips the records of every other tenant (and those
 without one) before verifying or decoding them: binary-mode records by their
 ``ce_tenantid`` header, structured ones once decoded. They are counted
@@ -27,11 +32,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from momentum.contracts.cloudevents import PREFIX, TENANT, decode, encode
 from momentum.contracts.envelope import Envelope, read_origin
-from momentum.contracts.errors import SerializationError
+from momentum.contracts.errors import SerializationError, SignatureError
 from momentum.contracts.message_types import MessageTypeRegistry
 from momentum.contracts.serialization import Casing
 from momentum.runtime.ports import RejectedRecord
@@ -50,6 +56,7 @@ Headers = list[tuple[str, bytes]]
 InboundHeaders = list[tuple[str, bytes | None]]
 _TENANT_HEADER = PREFIX + TENANT
 _SPEC_HEADER = PREFIX + "specversion"
+_TYPE_HEADER = PREFIX + "type"
 
 
 def encode_record(
@@ -59,6 +66,15 @@ def encode_record(
     value, headers = encode(envelope, casing=casing)  # a new list: the caller may extend it
     record_key = key if key is not None else envelope.message_id_text
     return record_key.encode(), value, headers
+
+
+def _as_dict(headers: InboundHeaders | None) -> dict[str, Any] | None:
+    if type(headers) is not list:
+        return None
+    try:
+        return dict(headers)
+    except (TypeError, ValueError):
+        return None
 
 
 class RecordDecoder:
@@ -72,6 +88,8 @@ class RecordDecoder:
         owned_topics: Topics whose unknown types are poison, not another service's events.
         group: The consumer group (a replayed dead letter for another group is skipped).
         tenants: The tenants whose records are handed over (``None``: every record).
+        verify: Checks a record's signature (value, headers) before it is decoded, raising
+            a :class:`~momentum.contracts.errors.SignatureError` (``None``: not verified).
     """
 
     def __init__(
@@ -80,8 +98,11 @@ class RecordDecoder:
         owned_topics: Iterable[str] = (),
         group: str | None = None,
         tenants: frozenset[str] | None = None,
+        verify: Callable[[bytes | None, InboundHeaders | None, dict[str, Any] | None], None]
+        | None = None,
     ) -> None:
         self.registry = MessageTypeRegistry(message_types)
+        self.verify = verify
         self.owned_topics = frozenset(owned_topics)
         self.group = group
         self.tenants = tenants
@@ -113,7 +134,13 @@ class RecordDecoder:
             TRANSPORT_NAME, topic, partition, offset, key, value, () if headers is None else headers
         )
         try:
-            envelope = decode(value, headers, self.registry, origin=origin)
+            verify = self.verify
+            if verify is None:
+                envelope = decode(value, headers, self.registry, origin=origin)
+            else:
+                found = _as_dict(headers)  # made once, read by both
+                verify(value, headers, found)
+                envelope = decode(value, headers, self.registry, origin=origin, as_dict=found)
             if tenants is not None and envelope.tenant_id not in tenants:  # structured mode
                 self.tenant_skipped += 1
                 return None
@@ -121,6 +148,8 @@ class RecordDecoder:
         except SerializationError as exc:
             reason = getattr(exc, "reason", "invalid")
             error: BaseException = exc
+            if isinstance(exc, SignatureError) and self._unknown_type(headers):
+                reason = "unknown-type"  # another service's event: not ours to judge
         except Exception as exc:  # a codec defect must not stall the partition either
             reason, error = "decode-failed", exc
         if reason in SKIPPED_REASONS and topic in self.owned_topics:
@@ -149,6 +178,13 @@ class RecordDecoder:
             )
         )
         return None
+
+    def _unknown_type(self, headers: InboundHeaders | None) -> bool:
+        """Whether the record's ``ce_type`` header names no subscribed class."""
+        for name, raw in headers or ():
+            if name == _TYPE_HEADER and raw is not None:
+                return raw.decode("utf-8", "replace") not in self.registry
+        return False
 
     @staticmethod
     def _wanted(headers: InboundHeaders | None, tenants: frozenset[str]) -> bool:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from momentum.contracts.errors import ConfigurationError
 from momentum.contracts.serialization import Casing
+from momentum.contracts.signing import CloudEventSigner
 from momentum.runtime.redaction import redact
 
 logger = logging.getLogger("momentum.kafka")
@@ -160,6 +161,10 @@ class KafkaConfig:
         gc: Garbage collector tuning applied when the transport starts (see
             :class:`GcTuning`; ``GcTuning(freeze=False, gen0_threshold=None)`` leaves the
             collector alone).
+        signer: Signs every record written (published, outbox rows, dead-letter copies of
+            messages not read from Kafka) and verifies every record read: one failing
+            verification is a dead letter, never handled (see
+            :mod:`momentum.contracts.signing`). ``None``: neither.
     """
 
     bootstrap_servers: str
@@ -178,6 +183,7 @@ class KafkaConfig:
     revoke_timeout: float = 30.0
     poll_timeout: float = 0.05
     gc: GcTuning = field(default_factory=GcTuning)
+    signer: CloudEventSigner | None = None
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers.strip():
@@ -229,5 +235,6 @@ class KafkaConfig:
             f"producer={redact(self.producer)!r}, consumer={redact(self.consumer)!r}, "
             f"compression={self.compression!r}, assignment_strategy="
             f"{self.assignment_strategy!r}, casing={self.casing!r}, "
-            f"provisioning={self.provisioning!r}, key_concurrency={self.key_concurrency})"
+            f"provisioning={self.provisioning!r}, key_concurrency={self.key_concurrency}, "
+            f"signer={self.signer!r})"
         )

@@ -115,8 +115,15 @@ class DeadLetterCopy:
         return DeadLetterCopy(self.key, b"", [*self.headers, omitted])
 
 
-def dead_letter_copy(record: DeadLetterRecord, casing: Casing) -> DeadLetterCopy:
-    """``record`` as written to its dead-letter topic (see the module)."""
+def dead_letter_copy(
+    record: DeadLetterRecord,
+    casing: Casing,
+    sign: Callable[[bytes, list[tuple[str, bytes]]], None] | None = None,
+) -> DeadLetterCopy:
+    """``record`` as written to its dead-letter topic (see the module).
+
+    A message not read from Kafka is encoded, and signed with ``sign`` when given.
+    """
     envelope = record.envelope
     origin = envelope.origin
     if origin is not None and origin.headers is not None and origin.transport == TRANSPORT_NAME:
@@ -126,6 +133,8 @@ def dead_letter_copy(record: DeadLetterRecord, casing: Casing) -> DeadLetterCopy
             origin.key, origin.value or b"", [*headers, *dead_letter_headers(record)]
         )
     key, value, headers = encode_record(envelope, partition_key(envelope.message), casing)
+    if sign is not None:
+        sign(value, headers)
     return DeadLetterCopy(key, value, [*headers, *dead_letter_headers(record)])
 
 

@@ -20,16 +20,11 @@ from typing import Any, cast
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from momentum.contracts.cloudevents import (
-    Headers,
-    NewMessageWriter,
-    Writer,
-    encode_with_id,
-    new_message_writer,
-    record_writer,
-)
-from momentum.contracts.envelope import Envelope, new_message_id_text
+from momentum.contracts.cloudevents import encode_with_id
+from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
+from momentum.contracts.signing import CloudEventSigner
+from momentum.kafka.batch import PublishBatch
 from momentum.kafka.catch_up import caught_up
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
 from momentum.kafka.config import KafkaConfig
@@ -37,7 +32,7 @@ from momentum.kafka.consumer import ConsumerThread
 from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_copy, too_large
 from momentum.kafka.deliveries import KafkaDeliveries
 from momentum.kafka.dispatcher import Dispatcher
-from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
+from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
 from momentum.kafka.rejected import PoisonKeeper
 from momentum.runtime.dead_letters import DeadLetterRecord
@@ -64,6 +59,8 @@ class KafkaTransport:
 
     def __init__(self, config: KafkaConfig) -> None:
         self.config = config
+        signer = config.signer
+        self._sign = signer.sign if signer is not None and signer.signs else None
         self._producer: AsyncProducer | None = None
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
@@ -92,8 +89,13 @@ class KafkaTransport:
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
             owned = [s.topic for s in subscriptions if s.owned]
+            signer = self.config.signer
             self._decoder = RecordDecoder(
-                types, owned_topics=owned, group=group, tenants=self._tenants
+                types,
+                owned_topics=owned,
+                group=group,
+                tenants=self._tenants,
+                verify=signer.verify if signer is not None and signer.verifies else None,
             )
             keeper = PoisonKeeper(
                 DeadLetterCopies(self.config.producer_config()), lambda: self._rejected_sink
@@ -139,6 +141,11 @@ class KafkaTransport:
         """
         self._rejected_sink = sink
 
+    @property
+    def signer(self) -> CloudEventSigner | None:
+        """What signs the records written and verifies those read (``config.signer``)."""
+        return self.config.signer
+
     def only_tenants(self, tenants: frozenset[str]) -> None:
         """From the next start, skip records of every tenant but ``tenants`` (and untenanted).
 
@@ -181,6 +188,8 @@ class KafkaTransport:
                 await self._provision([topic])
         message_id = envelope.message_id_text
         value, headers = encode_with_id(envelope, message_id, casing=config.casing)
+        if self._sign is not None:
+            self._sign(value, headers)
         key = destination.key if destination.key is not None else message_id
         # producer.send inlined: one coroutine less per publish in flight
         delivery = producer.submit(topic, key, value, headers)
@@ -207,11 +216,14 @@ class KafkaTransport:
     def encode(self, envelope: Envelope, destination: Destination) -> OutgoingRecord:
         """The record :meth:`publish` would write for ``envelope`` at ``destination``.
 
-        CloudEvents binary mode: the JSON payload and the ``ce_*`` headers; keyed by the
-        destination's key, else the message id.
+        CloudEvents binary mode: the JSON payload and the ``ce_*`` headers (signed when the
+        transport signs: an outbox row, a scheduled row or a dead letter holds the record as
+        it will be published); keyed by the destination's key, else the message id.
         """
         message_id = envelope.message_id_text
         value, headers = encode_with_id(envelope, message_id, casing=self.config.casing)
+        if self._sign is not None:
+            self._sign(value, headers)
         key = destination.key
         return OutgoingRecord(
             message_id, destination.topic, key if key is not None else message_id, headers, value
@@ -271,7 +283,7 @@ class KafkaTransport:
         target = dead_letter_topic(topic)
         if self.config.provisioning.enabled:
             await self._provision([target])
-        copy = dead_letter_copy(record, self.config.casing)
+        copy = dead_letter_copy(record, self.config.casing, self._sign)
         try:
             await producer.send(target, copy.key, copy.value, copy.headers)
         except TransportError as exc:
@@ -458,149 +470,3 @@ class KafkaTransport:
                 await caught_up(consumer)
             if self._producer is None or self._producer.in_flight == 0:
                 return
-
-
-class PublishBatch:
-    """Envelopes encoded and produced one at a time, their acknowledgements awaited together.
-
-    What ``bus.publish_many`` runs on Kafka: :meth:`add` encodes an envelope (CloudEvents
-    binary, as :meth:`KafkaTransport.encode`) and produces it at once, so nothing of a record
-    outlives its ``produce`` call; :meth:`add_new` does the same for a new message of the
-    root bus without an envelope. One :class:`~momentum.kafka.producer.StreamDelivery`
-    counts the reports of the whole batch. Records keep their order per partition (so per
-    key), as librdkafka keeps it with idempotence on.
-
-    ```python
-    batch = transport.publish_batch(source, time.time())
-    try:
-        for envelope, topic, key in items:
-            while not batch.add(envelope, topic, key):
-                await batch.wait()
-    except BaseException:
-        batch.close()
-        raise
-    await batch.settle()  # raises the first failure
-    ```
-    """
-
-    __slots__ = (
-        "_blocked",
-        "_casing",
-        "_closed",
-        "_created",
-        "_delivery",
-        "_new_writers",
-        "_produce",
-        "_produced",
-        "_producer",
-        "_provisioning",
-        "_report",
-        "_source",
-        "_transport",
-        "_unavailable",
-        "_writers",
-    )
-
-    def __init__(
-        self, transport: KafkaTransport, producer: AsyncProducer, source: str, created: float
-    ) -> None:
-        self._transport = transport
-        self._producer = producer
-        self._casing = transport.config.casing
-        self._provisioning = transport.config.provisioning.enabled
-        self._source = source
-        self._created = created
-        client, self._delivery = producer.open()
-        self._report = self._delivery.report
-        self._produce = client.produce
-        self._produced = 0
-        self._closed = False
-        self._blocked: str | None = None
-        self._unavailable: dict[str, BaseException] = {}
-        self._writers: dict[type, Writer] = {}
-        self._new_writers: dict[type, NewMessageWriter] = {}
-
-    def add(self, envelope: Envelope, topic: str, key: str | None) -> bool:
-        """Encode ``envelope`` and produce it to ``topic`` keyed by ``key`` (else its id).
-
-        Returns ``False`` when nothing was produced yet: await :meth:`wait`, then add the
-        same envelope again. A record that cannot be encoded raises (the batch stays open:
-        :meth:`close` it); one ``produce`` refuses fails the batch, which goes on.
-        """
-        if self._provisioning and not self._transport.provisioned(topic):
-            return self._unprovisioned(topic)
-        message_id = envelope.message_id_text
-        cls = type(envelope.message)
-        write = self._writers.get(cls)
-        if write is None:
-            write = self._writers[cls] = record_writer(cls, self._casing)
-        value, headers = write(envelope, message_id, None)
-        return self._send(topic, value, message_id if key is None else key, headers)
-
-    def add_new(self, message: Any, topic: str, key: str | None, tenant_id: str | None) -> bool:
-        """:meth:`add` of a new message of the batch's source and time, with a fresh id.
-
-        The record is that of ``Envelope(message, tenant_id=tenant_id, source=source,
-        created=created)`` (:func:`~momentum.contracts.cloudevents.new_message_writer`); no
-        envelope is made. Returns and raises as :meth:`add`.
-        """
-        if self._provisioning and not self._transport.provisioned(topic):
-            return self._unprovisioned(topic)
-        cls = type(message)
-        write = self._new_writers.get(cls)
-        if write is None:
-            write = self._new_writers[cls] = new_message_writer(
-                cls, self._source, self._created, self._casing
-            )
-        message_id = new_message_id_text()
-        value, headers = write(message, message_id, tenant_id)
-        return self._send(topic, value, message_id if key is None else key, headers)
-
-    def _send(self, topic: str, value: bytes, key: str, headers: Headers) -> bool:
-        try:
-            self._produce(topic, value, key, headers=headers, on_delivery=self._report)
-        except BufferError:
-            return False
-        except (KafkaException, ValueError, TypeError) as exc:
-            self._delivery.fail(topic, produce_error(exc))
-            return True
-        self._produced += 1
-        return True
-
-    def _unprovisioned(self, topic: str) -> bool:
-        """``False`` (:meth:`wait` provisions ``topic``) or, once that failed, the failure."""
-        failure = self._unavailable.get(topic)
-        if failure is None:
-            self._blocked = topic
-            return False
-        self._delivery.fail(topic, f"not provisioned: {failure}")
-        return True
-
-    async def wait(self) -> None:
-        """Wait until :meth:`add` can go on: the topic is provisioned, or the queue has room.
-
-        Raises :class:`TransportError` when the producer stopped meanwhile.
-        """
-        topic, self._blocked = self._blocked, None
-        if topic is not None:
-            try:
-                await self._transport._provision([topic])
-            except Exception as exc:
-                self._unavailable[topic] = exc
-            return
-        await self._producer.wait_for_space()
-        if not self._producer.running:
-            raise TransportError(STOPPED)
-
-    def close(self) -> None:
-        """No more records: the delivery waits for the reports of those produced."""
-        if not self._closed:
-            self._closed = True
-            self._producer.close(self._delivery, self._produced)
-
-    async def settle(self) -> None:
-        """Close, wait for every report, raise the first failure (:class:`TransportError`)."""
-        self.close()
-        failure = await self._producer.settled(self._delivery)
-        if failure is not None:
-            raise failure

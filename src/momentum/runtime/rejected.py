@@ -39,6 +39,7 @@ def rejected_letter(rejected: RejectedRecord, group: str) -> DeadLetter:
         origin_topic=rejected.topic,
         origin_partition=rejected.partition,
         origin_offset=rejected.offset,
+        tenant=header_text(headers, "ce_tenantid"),  # as the record claims it
         group=group,
         raw_key=rejected.key,
     )
