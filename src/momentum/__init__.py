@@ -24,6 +24,7 @@ from momentum.contracts.errors import (
     InvalidServiceNameError,
     InvalidTopicError,
     InvalidVersionError,
+    KafkaAuthenticationError,
     MessageDecodeError,
     MessageEncodeError,
     MissingEventTopicError,
@@ -64,7 +65,9 @@ from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
 from momentum.settings import (
+    KafkaSaslSettings,
     KafkaSettings,
+    KafkaTlsSettings,
     LocalQueueSettings,
     MiddlewareSettings,
     MomentumSettings,
@@ -95,7 +98,10 @@ __all__ = [
     "InvalidServiceNameError",
     "InvalidTopicError",
     "InvalidVersionError",
+    "KafkaAuthenticationError",
+    "KafkaSaslSettings",
     "KafkaSettings",
+    "KafkaTlsSettings",
     "LocalQueueSettings",
     "MessageBus",
     "MessageContextFilter",

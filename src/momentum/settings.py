@@ -81,6 +81,42 @@ class TelemetrySettings(BaseModel):
     gauge_interval_seconds: float = Field(default=10.0, gt=0)
 
 
+class KafkaSaslSettings(BaseModel):
+    """SASL authentication of the Kafka clients (``MOMENTUM_KAFKA__SASL__...``).
+
+    Attributes:
+        mechanism: ``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``.
+        username: The user (``sasl.username``).
+        password: Its password (``sasl.password``); shown as ``**********``.
+    """
+
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class KafkaTlsSettings(BaseModel):
+    """TLS of the Kafka connections (``MOMENTUM_KAFKA__TLS__...``).
+
+    Attributes:
+        enabled: Connect over TLS (``security.protocol`` ``SSL``, or ``SASL_SSL`` with SASL).
+        ca_location: CA certificate(s) file or directory verifying the brokers
+            (``ssl.ca.location``); unset: the system's.
+        certificate_location: The client's certificate, for mutual TLS.
+        key_location: The client's private key, for mutual TLS.
+        key_password: The private key's password; shown as ``**********``.
+        verify_hostname: Check that a broker's certificate names the host connected to
+            (``ssl.endpoint.identification.algorithm``: ``https``, else ``none``).
+    """
+
+    enabled: bool = True
+    ca_location: str | None = None
+    certificate_location: str | None = None
+    key_location: str | None = None
+    key_password: SecretStr | None = None
+    verify_hostname: bool = True
+
+
 class KafkaSettings(BaseModel):
     """The Kafka transport (used when ``kafka_bootstrap_servers`` is set).
 
@@ -93,7 +129,11 @@ class KafkaSettings(BaseModel):
 
     Attributes:
         client_id: ``client.id``; defaults to the service name.
-        common: Properties for every client (``security.protocol``, ``sasl.*``, ``ssl.*``).
+        sasl: SASL authentication (PLAIN, SCRAM); sets ``security.protocol`` with ``tls``.
+        tls: TLS connections.
+        common: Properties for every client (other ``security.protocol``, ``sasl.*``,
+            ``ssl.*`` settings: OAUTHBEARER, GSSAPI, PEM keys...); a property ``sasl`` or
+            ``tls`` sets too must have the same value.
         producer: Producer overrides (safe defaults: idempotence, ``acks=all``).
         consumer: Consumer overrides.
         compression: Producer ``compression.type``.
@@ -114,6 +154,8 @@ class KafkaSettings(BaseModel):
     """
 
     client_id: str | None = None
+    sasl: KafkaSaslSettings | None = None
+    tls: KafkaTlsSettings | None = None
     common: dict[str, str | int | float | bool] = Field(default_factory=dict)
     producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
     consumer: dict[str, str | int | float | bool] = Field(default_factory=dict)

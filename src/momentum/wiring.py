@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.errors import ConfigurationError
 from momentum.contracts.signing import CloudEventSigner
@@ -11,6 +11,7 @@ from momentum.runtime.store import MessageStore, mask_url
 from momentum.runtime.telemetry import LogContext, Telemetry
 from momentum.settings import (
     IN_MEMORY_DATABASE,
+    KafkaSettings,
     MomentumSettings,
     SecuritySettings,
     librdkafka_properties,
@@ -57,7 +58,7 @@ def kafka_config(
     return KafkaConfig(
         bootstrap_servers=bootstrap_servers or settings.kafka_bootstrap_servers or "",
         client_id=kafka.client_id or client_id,
-        common=librdkafka_properties(kafka.common),
+        common=security_properties(kafka),
         producer=librdkafka_properties(kafka.producer),
         consumer=librdkafka_properties(kafka.consumer),
         compression=kafka.compression,
@@ -75,6 +76,46 @@ def kafka_config(
         gc=GcTuning(freeze=kafka.gc_freeze, gen0_threshold=kafka.gc_gen0_threshold),
         signer=signer_from_settings(settings.security),
     )
+
+
+def security_properties(kafka: KafkaSettings) -> dict[str, Any]:
+    """``kafka.common`` with the properties ``kafka.sasl`` and ``kafka.tls`` describe.
+
+    Raises:
+        ConfigurationError: ``kafka.common`` sets one of those properties to another value
+            (the message names the property, never a secret).
+    """
+    common = librdkafka_properties(kafka.common)
+    derived: dict[str, Any] = {}
+    sasl, tls = kafka.sasl, kafka.tls
+    use_tls = tls is not None and tls.enabled
+    if sasl is not None:
+        derived["security.protocol"] = "SASL_SSL" if use_tls else "SASL_PLAINTEXT"
+        derived["sasl.mechanism"] = sasl.mechanism
+        derived["sasl.username"] = sasl.username
+        derived["sasl.password"] = sasl.password.get_secret_value()
+    elif use_tls:
+        derived["security.protocol"] = "SSL"
+    if tls is not None and use_tls:
+        for name, value in (
+            ("ssl.ca.location", tls.ca_location),
+            ("ssl.certificate.location", tls.certificate_location),
+            ("ssl.key.location", tls.key_location),
+            ("ssl.key.password", tls.key_password and tls.key_password.get_secret_value()),
+        ):
+            if value is not None:
+                derived[name] = value
+        derived["ssl.endpoint.identification.algorithm"] = (
+            "https" if tls.verify_hostname else "none"
+        )
+    for name, value in derived.items():
+        given = common.get(name)
+        if given is not None and str(given).lower() != str(value).lower():
+            raise ConfigurationError(
+                f"kafka.common sets {name!r}, which kafka.sasl / kafka.tls set to another "
+                "value; set it in one place"
+            )
+    return {**common, **derived}
 
 
 def signer_from_settings(security: SecuritySettings) -> CloudEventSigner | None:

@@ -105,6 +105,13 @@ class TransportError(MomentumError):
     """A transport (Kafka, local queues) failed to deliver or receive a message."""
 
 
+class KafkaAuthenticationError(TransportError):
+    """The Kafka brokers refused the client's credentials (SASL) or its TLS handshake.
+
+    The message names the mechanism and user (never the password) and librdkafka's reason.
+    """
+
+
 class StoreError(MomentumError):
     """The message store (outbox, inbox, dead letters) failed."""
 

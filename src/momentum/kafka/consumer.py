@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from momentum.contracts.errors import TransportError
+from momentum.kafka.authentication import AuthenticationWatch
 from momentum.kafka.codec import RecordDecoder
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.dispatcher import ConsumerControl, Dispatcher, Offsets
@@ -59,8 +60,10 @@ class ConsumerThread(ConsumerControl):
         decoder: RecordDecoder,
         receiver: Receiver,
         keeper: PoisonKeeper | None = None,
+        watch: AuthenticationWatch | None = None,
     ) -> None:
         self._config = config
+        self._watch = watch
         self._group = group
         self._topics = list(topics)
         self._decoder = decoder
@@ -343,6 +346,8 @@ class ConsumerThread(ConsumerControl):
             self._call_soon(self.dispatcher.commit_failed, failed)
 
     def _on_error(self, error: Any) -> None:
+        if self._watch is not None and self._watch.on_error(error):
+            return
         if error.fatal():
             logger.error("fatal Kafka consumer error: %s", error)
         else:

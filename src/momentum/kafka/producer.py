@@ -34,6 +34,7 @@ from typing import Any, Final
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from momentum.contracts.errors import TransportError
+from momentum.kafka.authentication import AuthenticationWatch
 from momentum.kafka.config import KafkaConfig
 from momentum.runtime import ports
 from momentum.runtime.store import OutgoingRecord
@@ -213,11 +214,50 @@ class StreamDelivery:
         return None if failure is None else delivery_error(*failure)
 
 
-class AsyncProducer:
-    """An idempotent producer whose sends return once the broker acknowledged the records."""
+def _purged(outcome: Any) -> bool:
+    return isinstance(outcome, KafkaError) and outcome.code() == KafkaError._PURGE_QUEUE
 
-    def __init__(self, config: KafkaConfig) -> None:
+
+def _authentication_outcomes(
+    delivery: Delivery | SingleDelivery | StreamDelivery, watch: AuthenticationWatch
+) -> None:
+    """While logins are refused: purged records failed for that; a delivered one ends it."""
+    if isinstance(delivery, SingleDelivery):
+        if delivery.outcome is None:
+            watch.succeeded()
+        elif _purged(delivery.outcome):
+            delivery.outcome = watch.error()
+    elif isinstance(delivery, StreamDelivery):
+        failure = delivery.failure
+        if failure is None:
+            if delivery.count:
+                watch.succeeded()
+        elif _purged(failure[1]):
+            delivery.failure = (failure[0], watch.error())
+    else:
+        outcomes = delivery.outcomes
+        if None in outcomes:
+            watch.succeeded()
+        error = watch.error() if watch.failure is not None else None
+        for index, outcome in enumerate(outcomes):
+            if error is not None and _purged(outcome):
+                outcomes[index] = error
+
+
+class AsyncProducer:
+    """An idempotent producer whose sends return once the broker acknowledged the records.
+
+    Args:
+        config: The transport's configuration.
+        watch: Notes authentication failures (see :mod:`momentum.kafka.authentication`);
+            shared with the consumer. A refused login purges the records queued for the
+            brokers: each fails with a ``KafkaAuthenticationError``.
+    """
+
+    def __init__(self, config: KafkaConfig, watch: AuthenticationWatch | None = None) -> None:
         self._config = config
+        self.watch = watch or AuthenticationWatch(config.producer_config())
+        self._purge = False
         self._producer: Any = None
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
@@ -239,7 +279,7 @@ class AsyncProducer:
             self._producer = Producer(
                 {
                     **self._config.producer_config(),
-                    "error_cb": _on_error,
+                    "error_cb": self._on_error,
                     "logger": librdkafka_logger,
                 }
             )
@@ -254,11 +294,21 @@ class AsyncProducer:
 
     # -- the poll thread ---------------------------------------------------------------------
 
+    def _on_error(self, error: Any) -> None:
+        """The error callback of librdkafka (on the poll thread)."""
+        if self.watch.on_error(error):
+            self._purge = True  # the queued records cannot be sent: fail them now
+            return
+        _on_error(error)
+
     def _serve(self) -> None:
         producer = self._producer
         while self._running.is_set():
             try:
                 served = producer.poll(0.1)
+                if self._purge:
+                    self._purge = False
+                    producer.purge(in_queue=True, in_flight=False)  # reports: _PURGE_QUEUE
             except Exception:  # a failing callback must not end the thread (and every wait)
                 logger.exception("serving Kafka delivery reports failed")
                 served = 1
@@ -291,6 +341,8 @@ class AsyncProducer:
     def _finish(self, delivery: Delivery | SingleDelivery | StreamDelivery) -> None:
         if delivery.finished:
             return
+        if self.watch.failure is not None:
+            _authentication_outcomes(delivery, self.watch)
         delivery.finished = True
         self._pending.discard(delivery)
         self._in_flight -= delivery.count
@@ -470,9 +522,12 @@ class AsyncProducer:
         try:
             metadata = await asyncio.to_thread(producer.list_topics, timeout=timeout)
         except KafkaException as exc:
+            if self.watch.failure is not None:
+                raise self.watch.error("the brokers refuse this client") from None
             raise TransportError(f"Kafka is unreachable: {produce_error(exc)}") from None
         if not metadata.brokers:
             raise TransportError("Kafka is unreachable: the metadata names no broker")
+        self.watch.succeeded()
 
     async def wait_idle(self) -> None:
         """Return once every record sent so far has a delivery report."""

@@ -24,6 +24,7 @@ from momentum.contracts.cloudevents import encode_with_id
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import TransportError
 from momentum.contracts.signing import CloudEventSigner
+from momentum.kafka.authentication import AuthenticationWatch
 from momentum.kafka.batch import PublishBatch
 from momentum.kafka.catch_up import caught_up
 from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
@@ -61,6 +62,8 @@ class KafkaTransport:
         self.config = config
         signer = config.signer
         self._sign = signer.sign if signer is not None and signer.signs else None
+        self.authentication = AuthenticationWatch(config.client_config())
+        """Whether the brokers refuse the client's credentials (see ``kafka.authentication``)."""
         self._producer: AsyncProducer | None = None
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
@@ -83,7 +86,7 @@ class KafkaTransport:
         if self.config.provisioning.enabled:
             wanted = [*topics, *self.config.topics_to_provision]
             await self._provision(wanted)
-        producer = AsyncProducer(self.config)
+        producer = AsyncProducer(self.config, self.authentication)
         producer.start()
         self._producer = producer
         if topics:
@@ -100,7 +103,9 @@ class KafkaTransport:
             keeper = PoisonKeeper(
                 DeadLetterCopies(self.config.producer_config()), lambda: self._rejected_sink
             )
-            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver, keeper)
+            consumer = ConsumerThread(
+                self.config, group, topics, self._decoder, receiver, keeper, self.authentication
+            )
             try:
                 consumer.start()
             except BaseException:
