@@ -62,6 +62,8 @@ class Candidate:
         max_ns: Absolute target: the median ns/op (p50 for a latency benchmark) may be at
             most this.
         max_p99_ns: Absolute target of a latency benchmark: p99 at most this.
+        max_added_ns: Target: the median may exceed the baseline's median by at most this
+            many ns/op (what the candidate adds to the baseline's operation).
     """
 
     name: str
@@ -70,6 +72,7 @@ class Candidate:
     note: str = ""
     max_ns: float | None = None
     max_p99_ns: float | None = None
+    max_added_ns: float | None = None
 
     def resolve(self) -> Setup:
         """The setup function (importing its module if it was given by name)."""
@@ -114,11 +117,14 @@ class Benchmark:
         note: str = "",
         max_ns: float | None = None,
         max_p99_ns: float | None = None,
+        max_added_ns: float | None = None,
     ) -> None:
         """Declare a candidate (see :class:`Candidate`)."""
         if any(c.name == name for c in self.candidates):
             raise ValueError(f"benchmark {self.name!r} already has a candidate {name!r}")
-        self.candidates.append(Candidate(name, setup, max_ratio, note, max_ns, max_p99_ns))
+        self.candidates.append(
+            Candidate(name, setup, max_ratio, note, max_ns, max_p99_ns, max_added_ns)
+        )
 
     def config_for(self, config: Config) -> Config:
         """The configuration this benchmark runs with under ``config``."""
@@ -168,6 +174,7 @@ class CandidateResult:
         target_p99_ns: The candidate's absolute p99 target, if any.
         latencies_ns: Every latency of every timed round (latency benchmarks only); the
             per-round samples are then each round's p50.
+        target_added_ns: The candidate's target of ns/op added to the baseline's, if any.
     """
 
     name: str
@@ -179,6 +186,7 @@ class CandidateResult:
     target_ns: float | None = None
     target_p99_ns: float | None = None
     latencies_ns: list[float] = field(default_factory=list)
+    target_added_ns: float | None = None
 
     def percentile(self, q: float) -> float:
         """The ``q``-th percentile (0-100) of all latencies (nearest rank)."""
@@ -239,6 +247,13 @@ class BenchmarkResult:
             return None
         return result.median_ns / base.median_ns
 
+    def added_ns(self, result: CandidateResult) -> float | None:
+        """Median of ``result`` minus median of the baseline (``None`` if either is missing)."""
+        base = self.baseline
+        if base is None or result.skipped is not None:
+            return None
+        return result.median_ns - base.median_ns
+
     def paired_ratios(self, result: CandidateResult) -> list[float]:
         """Per-round ratio to the baseline timed in the same round."""
         base = self.baseline
@@ -260,6 +275,10 @@ class BenchmarkResult:
             verdicts.append(typical <= result.target_ns)
         if result.target_p99_ns is not None and result.latencies_ns:
             verdicts.append(result.percentile(99) <= result.target_p99_ns)
+        if result.target_added_ns is not None:
+            added = self.added_ns(result)
+            if added is not None:
+                verdicts.append(added <= result.target_added_ns)
         return all(verdicts) if verdicts else None
 
 
@@ -297,6 +316,7 @@ async def _measure(benchmark: Benchmark, config: Config) -> list[CandidateResult
             note=c.note,
             target_ns=c.max_ns,
             target_p99_ns=c.max_p99_ns,
+            target_added_ns=c.max_added_ns,
         )
         for c in benchmark.candidates
     }

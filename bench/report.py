@@ -126,6 +126,11 @@ def _candidate_json(result: BenchmarkResult, cand: CandidateResult) -> dict[str,
     )
     if cand.target_ns is not None:
         data["target_ns"] = cand.target_ns
+    if cand.target_added_ns is not None:
+        data["target_added_ns"] = cand.target_added_ns
+    added = result.added_ns(cand)
+    if added is not None and cand.name != result.benchmark.baseline:
+        data["added_ns"] = added
     if result.benchmark.show_rate:
         data["ops_per_second"] = 1e9 / cand.median_ns
     if result.benchmark.latency and cand.latencies_ns:
@@ -194,6 +199,12 @@ def _target_cell(result: BenchmarkResult, cand: CandidateResult) -> str:
             parts.append(f"≤ {format_ns(cand.target_ns)}")
     if cand.target_p99_ns is not None:
         parts.append(f"p99 ≤ {format_ns(cand.target_p99_ns)}")
+    if cand.target_added_ns is not None:
+        added = result.added_ns(cand)
+        shown = f" (+{format_ns(added)})" if added is not None and added >= 0 else ""
+        if added is not None and added < 0:
+            shown = f" (-{format_ns(-added)})"
+        parts.append(f"≤ +{format_ns(cand.target_added_ns)} vs baseline{shown}")
     if not parts:
         return ""
     met = result.target_met(cand)

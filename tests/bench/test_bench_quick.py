@@ -124,6 +124,47 @@ def test_latency_benchmark_reports_percentiles_and_absolute_targets(tmp_path: Pa
     assert row in markdown
 
 
+def test_a_target_of_time_added_to_the_baseline_is_judged_and_reported() -> None:
+    import dataclasses
+    from collections.abc import AsyncIterator, Sequence
+    from contextlib import asynccontextmanager
+
+    from bench.framework import Benchmark, Config, measure
+
+    from bench import report
+
+    def latencies_plus(added: float) -> object:
+        @asynccontextmanager
+        async def setup() -> AsyncIterator[object]:
+            async def run(n: int) -> Sequence[float]:
+                return [added + i + 1 for i in range(n)]
+
+            yield run
+
+        return setup
+
+    bench = Benchmark(
+        "added-shape",
+        "time added to the baseline",
+        baseline="base",
+        latency=True,
+        adjust=lambda c: dataclasses.replace(c, rounds=3, ops=100, warmup_seconds=0),
+    )
+    bench.add("base", latencies_plus(0))  # type: ignore[arg-type]
+    bench.add("within", latencies_plus(30), max_added_ns=40)  # type: ignore[arg-type]
+    bench.add("beyond", latencies_plus(30), max_added_ns=20)  # type: ignore[arg-type]
+    result = measure(bench, Config.quick())
+    base, within, beyond = result.candidates
+    assert result.added_ns(within) == 30 and result.added_ns(base) == 0
+    assert result.target_met(within) is True and result.target_met(beyond) is False
+    data = report.to_json([result], report.machine_info())["benchmarks"][0]["candidates"]
+    assert data[1]["added_ns"] == 30 and data[1]["target_added_ns"] == 40
+    assert "added_ns" not in data[0]
+    markdown = report.to_markdown([result], report.machine_info())
+    assert "≤ +40 ns vs baseline (+30 ns) met |" in markdown
+    assert "≤ +20 ns vs baseline (+30 ns) **missed** |" in markdown
+
+
 @pytest.mark.timeout(300)
 def test_the_whole_quick_suite_runs_every_candidate(tmp_path: Path) -> None:
     """`bench --quick` proves every benchmark still works: no candidate fails or is skipped
