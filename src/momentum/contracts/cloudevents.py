@@ -502,7 +502,6 @@ def decode(
     registry: MessageTypeRegistry,
     *,
     origin: Origin | None = None,
-    as_dict: dict[str, Any] | None = None,
 ) -> Envelope:
     """The envelope carried by a Kafka record in CloudEvents binary or structured mode.
 
@@ -511,7 +510,6 @@ def decode(
         headers: The record headers (pairs or a mapping; values bytes, str or ``None``).
         registry: Resolves ``ce_type`` to the message class.
         origin: Where the record was read from, stored on the envelope.
-        as_dict: ``dict(headers)`` when the caller made it already (a list of headers).
 
     Raises:
         MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
@@ -521,7 +519,7 @@ def decode(
     """
     try:
         if type(headers) is list and type(value) is bytes:
-            envelope = _decode_common(value, headers, registry, origin, as_dict)
+            envelope = _decode_common(value, headers, registry, origin)
             if envelope is not None:
                 return envelope
         return _decode_general(value, headers, registry, origin)
@@ -627,7 +625,6 @@ def _decode_common(
     headers: list[tuple[str, bytes | str | None]],
     registry: MessageTypeRegistry,
     origin: Origin | None,
-    as_dict: dict[str, Any] | None = None,
 ) -> Envelope | None:
     """The envelope of a record as momentum writes it, or ``None`` for any other record.
 
@@ -636,13 +633,10 @@ def _decode_common(
     the general path, which also says what is wrong; this path only raises what the general
     one would raise for the same record (unknown type, payload errors, bad ``attempts``).
     """
-    if as_dict is not None:
-        found: dict[str, Any] = as_dict
-    else:
-        try:
-            found = dict(headers)
-        except (TypeError, ValueError):
-            return None
+    try:
+        found: dict[str, Any] = dict(headers)
+    except (TypeError, ValueError):
+        return None
     if found.get("ce_specversion") != _SPEC_BYTES or not _COMMON_HEADERS.issuperset(found):
         return None
     if len(found) != len(headers):  # repeated names

@@ -75,16 +75,12 @@ _SIGNED: Final = (
     "ce_attempts",
 )
 _ABSENT: Final = b"\xff"
-_ABSENT_ALL: Final = (_ABSENT,) * len(_SIGNED)
 _SEPARATORS: Final = len(_SIGNED) - 1
-_AS_WRITTEN: Final = frozenset(_SIGNED) | {
-    SIGNATURE_HEADER,
-    KEY_ID_HEADER,
-    "ce_traceparent",
-    "ce_tracestate",
-}
-"""Header names taken as they are when a record has no other (what momentum writes): only
-then can no other spelling of a signed name be among them."""
+_SLOT: Final = {name: slot for slot, name in enumerate(_SIGNED)}
+"""Where a signed header's value goes in the canonical order."""
+_NO_SLOTS: Final = [_ABSENT] * len(_SIGNED)
+_UNSIGNED: Final = frozenset({"ce_traceparent", "ce_tracestate"})
+"""Headers momentum writes that are not signed."""
 _KEY_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _BLOCK: Final = 64  # SHA-256's block size
 
@@ -103,13 +99,27 @@ class _Key:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
-    def digest(self, message: bytes) -> bytes:
-        """HMAC-SHA256 of ``message``."""
+    def signature(self, slots: list[Any], value: bytes) -> bytes:
+        """HMAC-SHA256 (lower-case hex) of the canonical form of ``slots`` and ``value``.
+
+        ``slots`` are the values of the signed attributes in their order (absent ones
+        :data:`_ABSENT`).
+
+        Raises:
+            TypeError: A slot holds ``None`` or text (read the headers in full then).
+            SignatureError: An attribute value holds a NUL byte.
+        """
+        attributes = b"\0".join(slots)
+        if attributes.count(b"\0") != _SEPARATORS:
+            raise SignatureError("a signed CloudEvents attribute of the record holds a NUL byte")
         inner = self._inner.copy()
-        inner.update(message)
+        inner.update(_PREAMBLE)
+        inner.update(attributes)
+        inner.update(b"\0")
+        inner.update(value)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.digest()
+        return outer.hexdigest().encode()
 
     def __repr__(self) -> str:
         return "<key>"
@@ -121,10 +131,53 @@ def canonical_form(found: Mapping[str, bytes], value: bytes) -> bytes:
     Raises:
         SignatureError: An attribute value holds a NUL byte.
     """
-    attributes = b"\0".join(map(found.get, _SIGNED, _ABSENT_ALL))
+    attributes = b"\0".join([found.get(name, _ABSENT) for name in _SIGNED])
     if attributes.count(b"\0") != _SEPARATORS:
         raise SignatureError("a signed CloudEvents attribute of the record holds a NUL byte")
-    return b"".join((_PREAMBLE, attributes, b"\0", value))
+    return _PREAMBLE + attributes + b"\0" + value
+
+
+Slots = tuple[list[Any], Any, Any]
+"""The signed attributes' values in order, the signature and the key id (absent: 0xFF)."""
+
+
+def _written(headers: Any) -> Slots | None:
+    """:data:`Slots` of headers as momentum writes them, in one pass.
+
+    ``None`` when the headers are not a list of such names only (another spelling, a plain
+    header): the caller reads them as the decoder does (:func:`_read`). A null or text value
+    is kept as it is (the signature of such slots raises ``TypeError``).
+    """
+    if type(headers) is not list:
+        return None
+    slots = _NO_SLOTS.copy()
+    signature = key_id = _ABSENT
+    slot_of = _SLOT.get
+    try:
+        for name, raw in headers:
+            slot = slot_of(name)
+            if slot is not None:
+                slots[slot] = raw
+            elif name == SIGNATURE_HEADER:
+                signature = raw
+            elif name == KEY_ID_HEADER:
+                key_id = raw
+            elif name not in _UNSIGNED:
+                return None
+    except (TypeError, ValueError):  # not (name, value) pairs, or an unhashable name
+        return None
+    return slots, signature, key_id
+
+
+def _read(headers: Iterable[tuple[str, bytes | str | None]] | None) -> Slots:
+    """:data:`Slots` of any headers, read as the decoder reads them (lower-cased, last non-null)."""
+    found = _normalized(headers)
+    get = found.get
+    return (
+        [get(name, _ABSENT) for name in _SIGNED],
+        get(SIGNATURE_HEADER, _ABSENT),
+        get(KEY_ID_HEADER, _ABSENT),
+    )
 
 
 def _check_key(key_id: str, key: bytes, what: str) -> None:
@@ -219,16 +272,20 @@ class CloudEventSigner:
     def sign(self, value: bytes, headers: list[Header]) -> None:
         """Append ``ce_signature`` and ``ce_signaturekeyid`` to ``headers`` of ``value``.
 
+        ``headers`` carry no signature yet (:meth:`signed` replaces one).
+
         Raises:
             SignatureError: A signed attribute holds a NUL byte.
         """
         key = self._signing
         if key is None:
             return
-        found = dict(headers)  # as the encoder writes them: unique, lower-case, bytes
-        if len(found) != len(headers) or not _AS_WRITTEN.issuperset(found):
-            found = _normalized(headers)  # with plain headers of the envelope
-        headers.append((SIGNATURE_HEADER, key.digest(canonical_form(found, value)).hex().encode()))
+        written = _written(headers)
+        try:
+            signature = key.signature((written or _read(headers))[0], value)
+        except TypeError:  # a text value
+            signature = key.signature(_read(headers)[0], value)
+        headers.append((SIGNATURE_HEADER, signature))
         headers.append((KEY_ID_HEADER, self._signing_id))
 
     def signed(self, value: bytes, headers: Iterable[Header]) -> list[Header]:
@@ -245,12 +302,8 @@ class CloudEventSigner:
         self,
         value: bytes | bytearray | memoryview | str | None,
         headers: Iterable[tuple[str, bytes | str | None]] | None,
-        as_dict: dict[str, Any] | None = None,
     ) -> None:
         """Check the signature of a record read (its value and headers as read).
-
-        ``as_dict`` is ``dict(headers)`` when the caller made it already (a list of headers):
-        the decoder reads the same.
 
         Raises:
             MissingSignatureError: The record is not signed (nor half) and signatures are
@@ -258,21 +311,18 @@ class CloudEventSigner:
             UnknownSigningKeyError: It names a key id none of the verification keys has.
             SignatureError: The signature does not match its attributes and data.
         """
-        found = _attributes(headers, as_dict)
-        signature = found.get(SIGNATURE_HEADER)
-        key_id = found.get(KEY_ID_HEADER)
-        if type(signature) is str or type(key_id) is str:  # a client giving text values
-            found = _normalized(headers)
-            signature, key_id = found.get(SIGNATURE_HEADER), found.get(KEY_ID_HEADER)
-        if signature is None and key_id is None:
+        slots, signature, key_id = _written(headers) or _read(headers)
+        if type(signature) is not bytes or type(key_id) is not bytes:  # null or text (absent
+            slots, signature, key_id = _read(headers)  # is bytes): read them as decoded
+        if signature is _ABSENT and key_id is _ABSENT:
             if self.required:
                 raise MissingSignatureError(
                     "the record is not signed (no ce_signature header; structured-mode events "
                     "cannot be) and this service requires signed records"
                 )
             return
-        if signature is None or key_id is None:
-            missing = SIGNATURE_HEADER if signature is None else KEY_ID_HEADER
+        if signature is _ABSENT or key_id is _ABSENT:
+            missing = SIGNATURE_HEADER if signature is _ABSENT else KEY_ID_HEADER
             raise MissingSignatureError(f"the record is signed without its {missing} header")
         key = self._by_id.get(key_id)
         if key is None:
@@ -284,14 +334,10 @@ class CloudEventSigner:
             )
         data = value if type(value) is bytes else _bytes(value)
         try:
-            expected = key.digest(canonical_form(found, data))
-        except TypeError:  # a null or text value among the headers: read them in full
-            expected = key.digest(canonical_form(_normalized(headers), data))
-        try:
-            given = bytes.fromhex(signature.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            given = b""
-        if not hmac.compare_digest(expected, given):
+            expected = key.signature(slots, data)
+        except TypeError:  # a null or text value among the signed attributes
+            expected = key.signature(_read(headers)[0], data)
+        if not hmac.compare_digest(expected, signature):
             name = key_id.decode("utf-8", "replace")
             raise SignatureError(
                 f"the record's signature (key id {name!r}) does not match its attributes and "
@@ -313,28 +359,6 @@ def _bytes(value: bytes | bytearray | memoryview | str | None) -> bytes:
     if isinstance(value, str):
         return value.encode()
     return bytes(value)
-
-
-def _attributes(
-    headers: Iterable[tuple[str, bytes | str | None]] | None,
-    as_dict: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Header values by name, as the decoder reads them (lower-cased names, last non-null).
-
-    Headers as momentum writes them (unique lower-case names it knows) are taken as they
-    are: values are then bytes, or ``None`` / ``str`` from some clients, which make
-    :func:`canonical_form` raise ``TypeError`` (the caller reads them in full then).
-    """
-    if type(headers) is list:
-        found = as_dict
-        if found is None:
-            try:
-                found = dict(headers)
-            except (TypeError, ValueError):
-                return _normalized(headers)
-        if len(found) == len(headers) and _AS_WRITTEN.issuperset(found):
-            return found
-    return _normalized(headers)
 
 
 def _normalized(headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[str, bytes]:

@@ -33,7 +33,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from momentum.contracts.cloudevents import PREFIX, TENANT, decode, encode
 from momentum.contracts.envelope import Envelope, read_origin
@@ -68,15 +67,6 @@ def encode_record(
     return record_key.encode(), value, headers
 
 
-def _as_dict(headers: InboundHeaders | None) -> dict[str, Any] | None:
-    if type(headers) is not list:
-        return None
-    try:
-        return dict(headers)
-    except (TypeError, ValueError):
-        return None
-
-
 class RecordDecoder:
     """Decodes records of the subscribed types; counts what it skips and what is poison.
 
@@ -98,8 +88,7 @@ class RecordDecoder:
         owned_topics: Iterable[str] = (),
         group: str | None = None,
         tenants: frozenset[str] | None = None,
-        verify: Callable[[bytes | None, InboundHeaders | None, dict[str, Any] | None], None]
-        | None = None,
+        verify: Callable[[bytes | None, InboundHeaders | None], None] | None = None,
     ) -> None:
         self.registry = MessageTypeRegistry(message_types)
         self.verify = verify
@@ -135,12 +124,9 @@ class RecordDecoder:
         )
         try:
             verify = self.verify
-            if verify is None:
-                envelope = decode(value, headers, self.registry, origin=origin)
-            else:
-                found = _as_dict(headers)  # made once, read by both
-                verify(value, headers, found)
-                envelope = decode(value, headers, self.registry, origin=origin, as_dict=found)
+            if verify is not None:
+                verify(value, headers)
+            envelope = decode(value, headers, self.registry, origin=origin)
             if tenants is not None and envelope.tenant_id not in tenants:  # structured mode
                 self.tenant_skipped += 1
                 return None
