@@ -26,8 +26,10 @@ from momentum import (
     ErrorRule,
     MessageBus,
     MessageContextFilter,
+    MomentumSettings,
     PartitionKey,
     Service,
+    TelemetrySettings,
     TenantContext,
     TenantIsolationError,
     TenantKey,
@@ -400,16 +402,34 @@ async def test_a_service_of_some_tenants_skips_the_others_records_unhandled() ->
     broker = InMemoryBroker()
     publisher = Service("orders", DOMAIN, transport=broker.transport(), database_url="memory://")
     handled: list[str | None] = []
+    reader = InMemoryMetricReader()
     acme = Service(
         "acme-billing",
         DOMAIN,
         transport=broker.transport(),
-        database_url="memory://",
-        tenants=["acme"],
+        telemetry=OtelTelemetry(
+            tracer_provider=TracerProvider(), meter_provider=MeterProvider(metric_readers=[reader])
+        ),
+        settings=MomentumSettings(
+            database_url="memory://",
+            tenants=["acme"],
+            telemetry=TelemetrySettings(gauge_interval_seconds=0.02),
+        ),
     )
 
     async def placed(event: OrderPlaced, context: TenantContext) -> None:
         handled.append(context.tenant_id)
+
+    def skipped_metric() -> list[float]:
+        data = reader.get_metrics_data()
+        return [
+            point.value
+            for resource in (data.resource_metrics if data else [])
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "momentum.messages.skipped_tenant"
+            for point in metric.data.data_points
+        ]
 
     acme.add_handler(placed)
     async with publisher, acme:
@@ -420,6 +440,10 @@ async def test_a_service_of_some_tenants_skips_the_others_records_unhandled() ->
             await publisher.bus.publish(OrderPlaced("o-4"), tenant="acme")
         report = await acme.health()
         assert (await publisher.health()).tenant_skipped is None  # handles every tenant
+        deadline = time.monotonic() + 10
+        while skipped_metric() != [2]:  # the gauges are measured every 20 ms
+            assert time.monotonic() < deadline, skipped_metric()
+            await asyncio.sleep(0.02)
     assert handled == ["acme", "acme"]
     assert report.tenant_skipped == 2
     assert not acme.dead_letters.records()  # type: ignore[attr-defined]
