@@ -23,7 +23,8 @@ Metrics (every one tagged with ``momentum.service``, ``momentum.message.type`` a
 ``momentum.tenant_id``): ``momentum.messages.sent``, ``.received``, ``.succeeded``,
 ``.failed``, ``.retried``, ``.dead_lettered`` (counters), ``momentum.handler.duration``
 (histogram, seconds) and the gauges ``momentum.outbox.backlog``,
-``momentum.outbox.oldest_age``, ``momentum.inbox.size``, ``momentum.dead_letters``,
+``momentum.outbox.oldest_age``, ``momentum.inbox.size``, ``momentum.inbox.unsettled``,
+``momentum.dead_letters``,
 ``momentum.kafka.consumer.lag`` (per partition) and ``momentum.circuit_breaker.state``
 (0 closed, 1 half-open, 2 open).
 """
@@ -173,6 +174,12 @@ class OtelTelemetry:
         )
         meter.create_observable_gauge(
             "momentum.inbox.size", [self._observe("inbox_size")], "{row}", "Inbox rows."
+        )
+        meter.create_observable_gauge(
+            "momentum.inbox.unsettled",
+            [self._observe("inbox_unsettled")],
+            "{message}",
+            "Handled messages whose inbox rows wait for the group commit (not acknowledged).",
         )
         meter.create_observable_gauge(
             "momentum.dead_letters",

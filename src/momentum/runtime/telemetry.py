@@ -163,6 +163,8 @@ class Gauges:
         outbox_backlog: Unsent outbox rows.
         outbox_oldest_age: Seconds the oldest due unsent row has waited (the relay's lag).
         inbox_size: Inbox rows.
+        inbox_unsettled: Messages handled whose inbox rows wait for the group commit (the
+            inbox's backlog: their offsets are not committed until it lands).
         dead_letters: Dead letters in the store.
         consumer_lag: Per assigned ``(topic, partition)``: records not consumed yet.
         breaker: The circuit breaker's state (``closed``, ``half-open``, ``open``).
@@ -171,6 +173,7 @@ class Gauges:
     outbox_backlog: int | None = None
     outbox_oldest_age: float | None = None
     inbox_size: int | None = None
+    inbox_unsettled: int | None = None
     dead_letters: int | None = None
     consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
     breaker: str | None = None
