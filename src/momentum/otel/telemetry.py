@@ -45,7 +45,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from momentum.contracts.envelope import TRACE_HEADERS, Envelope
 from momentum.contracts.partitioning import partition_key
 from momentum.runtime.store import OutgoingRecord
-from momentum.runtime.telemetry import Gauges, MessageContext, current_message
+from momentum.runtime.telemetry import Gauges, current_message
 
 VERSION = "0.1.0"
 TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -441,8 +441,8 @@ class _Processing:
         self._span = span
         base = parent if parent is not None else otel_context.get_current()
         self._token: Token[Any] = otel_context.attach(trace.set_span_in_context(span, base))
-        self._log: Token[MessageContext | None] | None = (
-            current_message.set(MessageContext.of(envelope, self._handler))
+        self._log: Token[tuple[Envelope, str] | None] | None = (
+            current_message.set((envelope, self._handler))
             if t.log_context
             else None
         )
