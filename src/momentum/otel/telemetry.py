@@ -442,9 +442,7 @@ class _Processing:
         base = parent if parent is not None else otel_context.get_current()
         self._token: Token[Any] = otel_context.attach(trace.set_span_in_context(span, base))
         self._log: Token[tuple[Envelope, str] | None] | None = (
-            current_message.set((envelope, self._handler))
-            if t.log_context
-            else None
+            current_message.set((envelope, self._handler)) if t.log_context else None
         )
         self._start = time.perf_counter()
         return span

@@ -325,9 +325,7 @@ class BusRuntime:
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
-                self.transport.on_rejected(
-                    StoredRejections(self.store, self.group, self.telemetry)
-                )
+                self.transport.on_rejected(StoredRejections(self.store, self.group, self.telemetry))
             receiver = (
                 self.receive
                 if self.durability is None

@@ -55,9 +55,7 @@ class StoredRejections:
             record's type name is whatever its sender wrote).
     """
 
-    def __init__(
-        self, store: MessageStore, group: str, telemetry: Telemetry | None = None
-    ) -> None:
+    def __init__(self, store: MessageStore, group: str, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.group = group
         self.telemetry = telemetry
