@@ -233,9 +233,14 @@ async def _story(console: Console, database_url: Callable[[str], str]) -> int:
 
         story.step("A handler keeps failing: retried with backoff, then dead-lettered")
         story.say(f"[dim]notifications' error policy: {notify.error_policy}[/]")
-        logging.getLogger("momentum").setLevel(logging.CRITICAL)
-        async with tracked(app, notify) as log:
-            other = await app.bus.invoke(CreateCashier(tenant, "Bob", "bob@bounce.example"))
+        quiet = logging.getLogger("momentum")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # the story narrates the failures itself
+        try:
+            async with tracked(app, notify) as log:
+                other = await app.bus.invoke(CreateCashier(tenant, "Bob", "bob@bounce.example"))
+        finally:
+            quiet.setLevel(level)  # the embedding process's logging as it was
         story.activity(log)
         story.expect(other.is_success, "the command itself succeeded (the failure is downstream)")
         story.expect(
