@@ -6,7 +6,8 @@ several processes), ``user_connection`` (a driver connection of the caller's, wi
 ``business(value text)``) and the hooks ``begin``/``commit``/``rollback``/``business_count``/
 ``set_schema_version``.
 
-The ordering tests live in :mod:`contract_ordering`, the helpers in :mod:`store_support`.
+The ordering tests live in :mod:`contract_ordering`, the actor-state tests in
+:mod:`contract_actors`, the helpers in :mod:`store_support`.
 Times come from a :class:`Clock` the test moves forward, so leases and delays need no sleeping.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from contract_actors import ActorStateContract
 from contract_ordering import OrderingContract
 from store_support import Clock, MakeStore, add, dead_letter, fields, record
 
@@ -28,7 +30,7 @@ from momentum.runtime.store import DeadLetter, DeadLetterFilter, MessageStore, O
 WAKE_TIMEOUT = 10.0
 
 
-class StoreContract(OrderingContract):
+class StoreContract(OrderingContract, ActorStateContract):
     """Behaviour every :class:`MessageStore` adapter must show."""
 
     # Hooks implemented by each adapter's test class ------------------------------------------

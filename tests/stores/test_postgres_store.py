@@ -83,11 +83,19 @@ class TestPostgresStore(StoreContract):
 
     async def undo_version_2(self, store: PostgresStore) -> None:
         async with store.transaction() as tx:
+            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
             await tx.connection.execute(
                 self._sql("ALTER TABLE {}.dead_letters DROP COLUMN consumer_group")
             )
             await tx.connection.execute(
-                self._sql("DELETE FROM {}.momentum_schema WHERE version = 2")
+                self._sql("DELETE FROM {}.momentum_schema WHERE version >= 2")
+            )
+
+    async def undo_version_3(self, store: PostgresStore) -> None:
+        async with store.transaction() as tx:
+            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
+            await tx.connection.execute(
+                self._sql("DELETE FROM {}.momentum_schema WHERE version = 3")
             )
 
     # PostgreSQL only -------------------------------------------------------------------------

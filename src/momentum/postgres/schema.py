@@ -11,7 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this code writes and understands."""
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -71,6 +71,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX dead_letters_type ON {s}.dead_letters (message_type, exception_type)",
     ),
     2: ("ALTER TABLE {s}.dead_letters ADD COLUMN consumer_group text",),
+    3: (
+        """CREATE TABLE {s}.actor_states (
+            actor_type text NOT NULL,
+            actor_key text NOT NULL,
+            version bigint NOT NULL,
+            state bytea NOT NULL,
+            reminders text,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (actor_type, actor_key)
+        )""",
+    ),
 }
 
 

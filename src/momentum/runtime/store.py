@@ -1,4 +1,4 @@
-"""The message store port: transactional outbox, idempotent inbox and dead letters.
+"""The message store port: transactional outbox, idempotent inbox, dead letters, actor states.
 
 A handler's cascaded and published messages are written as outbox rows in the same database
 transaction as its business writes and its inbox row. A relay then claims due rows with a lease,
@@ -22,7 +22,10 @@ import re
 from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from momentum.runtime.actor_states import ActorState, ActorStateWrite
 
 T = TypeVar("T")
 
@@ -230,6 +233,18 @@ class StoreTransaction(Protocol):
         """Remove and return dead letters, to replay them (add their records as outgoing)."""
         ...
 
+    async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
+        """Save actor states optimistically (at most one write per actor per call).
+
+        A write succeeds when the actor's row is at ``expected_version`` (0: when there is
+        no row), and leaves it at ``expected_version + 1``; a failed write changes nothing
+        (the caller rolls the transaction back: another writer owns the actor).
+
+        Returns:
+            For each write, in order: whether it succeeded.
+        """
+        ...
+
 
 @runtime_checkable
 class ClaimedRows(Protocol):
@@ -403,6 +418,16 @@ class MessageStore(Protocol):
 
     async def inbox_recorded(self, keys: Sequence[InboxKey]) -> set[InboxKey]:
         """Which of ``keys`` (message id, handler) are committed in the inbox (one query)."""
+        ...
+
+    async def load_actor_states(
+        self, actor_type: str, keys: Sequence[str]
+    ) -> dict[str, ActorState]:
+        """The committed states of the actors of ``actor_type`` with ``keys`` (one query).
+
+        Returns:
+            Key -> state, for the keys that have a row.
+        """
         ...
 
     async def dead_letters(self, where: DeadLetterFilter | None = None) -> list[DeadLetter]:

@@ -11,7 +11,7 @@ import aiosqlite
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this code writes and understands."""
 
 MIN_SQLITE_VERSION = (3, 35, 0)
@@ -69,6 +69,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX dead_letters_type ON dead_letters (message_type, exception_type)",
     ),
     2: ("ALTER TABLE dead_letters ADD COLUMN consumer_group TEXT",),
+    3: (
+        """CREATE TABLE actor_states (
+            actor_type TEXT NOT NULL,
+            actor_key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            state BLOB NOT NULL,
+            reminders TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (actor_type, actor_key)
+        ) WITHOUT ROWID""",
+    ),
 }
 
 
