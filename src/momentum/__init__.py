@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
+    ActorConflictError,
     ConfigurationError,
     ContractError,
     DuplicateMessageTypeError,
@@ -41,6 +42,7 @@ from momentum.contracts.partitioning import PartitionKey, partition_key
 from momentum.contracts.result import Result, ValidationFailure
 from momentum.contracts.tenancy import TenantContext, tenant_scope
 from momentum.contracts.topics import event_topic, topic_name
+from momentum.runtime.actors import Actor, ActorRef, Reminder
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.discovery import handler
 from momentum.runtime.tracking import TrackingTimeoutError
@@ -48,6 +50,9 @@ from momentum.service import Service
 from momentum.settings import MomentumSettings
 
 __all__ = [
+    "Actor",
+    "ActorConflictError",
+    "ActorRef",
     "Command",
     "ConfigurationError",
     "ContractError",
@@ -71,6 +76,7 @@ __all__ = [
     "MomentumSettings",
     "PartitionKey",
     "Query",
+    "Reminder",
     "Result",
     "SchemaMismatchError",
     "SerializationError",

@@ -47,6 +47,7 @@ from momentum.runtime.ports import (
     Receiver,
     RejectedRecord,
     RejectedSink,
+    RevokeListener,
     Subscription,
 )
 from momentum.runtime.store import OutgoingRecord
@@ -81,6 +82,7 @@ class KafkaTransport:
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
+        self._revoke_listener: RevokeListener | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class KafkaTransport:
             owned = [s.topic for s in subscriptions if s.owned]
             self._decoder = RecordDecoder(types, on_poison=self._poisoned, owned_topics=owned)
             consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
+            consumer.dispatcher.revoke_listener = self._revoke_listener
             try:
                 consumer.start()
             except BaseException:
@@ -131,6 +134,16 @@ class KafkaTransport:
             if self._poison is not None:
                 await asyncio.to_thread(self._poison.close)
                 self._poison = None
+
+    def on_revoked(self, listener: RevokeListener) -> None:
+        """Await ``listener`` with partitions revoked or lost (the runtime's actors).
+
+        At a revoke it runs once the partitions' running handlers finished and before the
+        handled records are settled and their offsets committed.
+        """
+        self._revoke_listener = listener
+        if self._dispatcher is not None:
+            self._dispatcher.revoke_listener = listener
 
     def on_rejected(self, sink: RejectedSink) -> None:
         """Also hand each poison record to ``sink`` (the store's dead letters) before commit."""

@@ -262,6 +262,28 @@ class RejectedRecord:
     failed_at: float
 
 
+RevokeListener = Callable[[Sequence[tuple[str, int]]], Coroutine[Any, Any, None]]
+"""Told which ``(topic, partition)`` pairs a transport stopped consuming (see
+:class:`RevokingTransport`)."""
+
+
+@runtime_checkable
+class RevokingTransport(Protocol):
+    """A transport that says when partitions it consumed are taken away (Kafka rebalances).
+
+    The runtime deactivates the actors whose messages came from them (their state saved)
+    before the transport commits its progress for them.
+    """
+
+    def on_revoked(self, listener: RevokeListener) -> None:
+        """Await ``listener`` for partitions revoked or lost.
+
+        For a revoke, after their running handlers finished and before their offsets are
+        committed.
+        """
+        ...
+
+
 RejectedSink = Callable[[RejectedRecord], Coroutine[Any, Any, None]]
 """Keeps a rejected record (the runtime writes it to the store's dead letters)."""
 
