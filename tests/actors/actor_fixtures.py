@@ -73,6 +73,7 @@ class Ledger:
     activations: int = 0
     deactivations: int = 0
     reminded: list[str] = field(default_factory=list)
+    deferrals: list[int] = field(default_factory=list)
 
 
 class LedgerActor(Actor[Ledger]):
@@ -114,6 +115,7 @@ class LedgerActor(Actor[Ledger]):
 
     async def on_reminder(self, reminder: Reminder) -> None:
         self.state.reminded.append(reminder.name)
+        self.state.deferrals.append(reminder.deferrals)
 
 
 class Counter(BaseModel):

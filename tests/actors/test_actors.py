@@ -26,11 +26,11 @@ from actor_fixtures import (
     SetReminder,
 )
 
-from momentum import ActorConflictError, Service
+from momentum import ActorConflictError, Envelope, Service, topic_name
 from momentum.runtime.ports import Destination
-from momentum.runtime.records import RecordReader
+from momentum.runtime.records import RecordReader, encode_outgoing
 from momentum.runtime.store import MessageStore
-from momentum.testing import InMemoryBroker, tracked
+from momentum.testing import InMemoryBroker, InMemoryTransport, tracked
 
 MakeStore = Callable[[str], MessageStore]
 DOMAIN = "ActorTests"
@@ -307,3 +307,44 @@ async def test_without_a_store_state_lives_in_the_process() -> None:
             return (await ref.state()).reminded == ["soon"]
 
         await until(fired)
+
+
+class OwningTransport(InMemoryTransport):
+    """The in-memory transport, telling which partitions it owns (as Kafka's does)."""
+
+    owned: list[tuple[str, int]]
+
+    @property
+    def assignment(self) -> list[tuple[str, int]]:
+        return list(self.owned)
+
+
+async def test_a_reminder_waits_for_the_owner_of_its_actors_partition(
+    make_store: MakeStore,
+) -> None:
+    broker = InMemoryBroker()
+    bank = Service("bank", DOMAIN, transport=broker.transport(), database_url="memory://")
+    transport = OwningTransport(broker)
+    home = (topic_name(PaymentReceived, "development"), 0)  # the broker's one partition
+    transport.owned = [home]
+    store = make_store("ledger")
+    service = ledger_service(store, transport=transport, actors={"idle_seconds": 0.1})
+    async with bank, service:
+        async with tracked(bank, service, timeout=20):  # a record read from partition 0
+            payment = Envelope(PaymentReceived("t", "inv-h", 1, 5), source=bank.urn)
+            broker.publish_record(encode_outgoing(payment, home[0], "t"))
+        await service.actors.get(LedgerActor, "inv-h").call(SetReminder("inv-h", "late", 0.3))
+        transport.owned = []  # the partition went to another process
+        await until(lambda: service.actors.active == 0)  # idle: deactivated here
+        queues = service.runtime.durable_queues
+        assert queues is not None
+        await until(lambda: queues.completed >= 2)  # taken, and passed on, at least once
+        assert (await stored(store, "inv-h"))[1].reminded == []
+        assert service.actors.active == 0  # never activated beside the owner
+        transport.owned = [home]  # this process owns it (again)
+
+        async def fired() -> bool:
+            return (await stored(store, "inv-h"))[1].reminded == ["late"]
+
+        await until(fired)
+        assert (await stored(store, "inv-h"))[1].deferrals[0] >= 1

@@ -51,6 +51,7 @@ class Activation:
         fenced: Entries dropped when a save was refused, to handle again (``None``: none).
         retired: Deactivated: new messages get a new activation.
         partitions: Kafka ``(topic, partition)`` pairs its messages came from.
+        home: The pair the latest of them came from (where its reminders belong).
         last_used: ``time.monotonic()`` of the last message.
         queued: Handled messages whose save is not committed yet.
     """
@@ -62,6 +63,7 @@ class Activation:
         "actor_type",
         "fenced",
         "generation",
+        "home",
         "key",
         "last_used",
         "lock",
@@ -88,6 +90,7 @@ class Activation:
         self.fenced: list[ActorEntry] | None = None
         self.retired = False
         self.partitions: set[tuple[str, int]] = set()
+        self.home: tuple[str, int] | None = None
         self.last_used = time.monotonic()
         self.queued = 0
         self._drained = asyncio.Event()

@@ -18,8 +18,10 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from momentum.contracts.envelope import new_message_id_text
 from momentum.contracts.errors import ConfigurationError, HandlerConfigurationError
 from momentum.contracts.messages import Command, Query
 from momentum.runtime.actor_activation import Activation, current_activation
@@ -31,6 +33,7 @@ from momentum.runtime.actors import Actor, Reminder
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.outbox import OutboxSession, enter_session, leave_session
 from momentum.runtime.pipeline import cascades_of, split_response
+from momentum.runtime.ports import AssignedTransport
 from momentum.runtime.store import InboxKey
 from momentum.runtime.tracking import Activity
 
@@ -45,6 +48,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("momentum.actors")
 
 AnyChain = ActorChain | ReminderChain
+
+MAX_DEFERRALS = 20
+"""How often a reminder is passed on for its actor's partition owner before any process
+takes it (a partition without an owner for longer, during a long rebalance)."""
+
+DEFER_SECONDS = 0.5
+"""When a reminder passed on is due again."""
 
 __all__ = ["ActorOptions", "ActorRuntime"]
 
@@ -215,7 +225,7 @@ class ActorRuntime(ActorLifecycle):
         activation = current_activation()
         assert activation is not None
         reminder: Reminder = envelope.message
-        if activation.reminders.get(reminder.name) != envelope.message_id_text:
+        if activation.reminders.get(reminder.name) != reminder.token:
             logger.debug(
                 "%s: reminder %r %s was replaced or cancelled; ignored",
                 activation,
@@ -268,6 +278,8 @@ class ActorRuntime(ActorLifecycle):
                 key = chain.key_of(envelope.message)
         else:
             actor_type, key = self._target(chain, envelope.message)
+            if (actor_type.name, key) not in self._table and await self._pass_on(envelope):
+                return None
         held = current_activation()
         if held is not None and held.actor_type is actor_type and held.key == key:
             return await self._handle(held, chain, envelope, inbox_key, done, respond)
@@ -282,10 +294,40 @@ class ActorRuntime(ActorLifecycle):
                         await self._recover(activation)
                     origin = envelope.origin
                     if origin is not None and origin.partition is not None and origin.topic:
-                        activation.partitions.add((origin.topic, origin.partition))
+                        home = activation.home = (origin.topic, origin.partition)
+                        activation.partitions.add(home)
                     return await self._handle(activation, chain, envelope, inbox_key, done, respond)
                 finally:
                     activation.leave(token)
+
+    async def _pass_on(self, envelope: Envelope) -> bool:
+        """Pass a reminder on when another process owns its actor's home partition.
+
+        Returns:
+            Whether it was passed on: a copy is due again in :data:`DEFER_SECONDS`.
+        """
+        reminder: Reminder = envelope.message
+        transport = self._runtime.transport
+        if (
+            reminder.home_topic is None
+            or reminder.home_partition is None
+            or reminder.deferrals >= MAX_DEFERRALS
+            or not isinstance(transport, AssignedTransport)
+            or (reminder.home_topic, reminder.home_partition) in transport.assignment
+        ):
+            return False
+        again = replace(reminder, deferrals=reminder.deferrals + 1)
+        bus = MessageBus(self._runtime, reminder, envelope)
+        await self._runtime.schedule(bus.envelope_for(again), time.time() + DEFER_SECONDS)
+        logger.debug(
+            "reminder %r of %s %r passed on: %s[%d] is another process's",
+            reminder.name,
+            reminder.actor_type,
+            reminder.key,
+            reminder.home_topic,
+            reminder.home_partition,
+        )
+        return True
 
     async def _handle(
         self,
@@ -363,8 +405,18 @@ class ActorRuntime(ActorLifecycle):
                 reminders.pop(name, None)
                 continue
             due, every = change
-            reminder = Reminder(activation.actor_type.name, activation.key, name, due, every)
-            scheduled = bus.envelope_for(reminder)
-            await runtime.schedule(scheduled, due)
-            reminders[name] = scheduled.message_id_text
+            token = new_message_id_text()
+            home = activation.home
+            reminder = Reminder(
+                activation.actor_type.name,
+                activation.key,
+                name,
+                due,
+                every,
+                token,
+                home[0] if home is not None else None,
+                home[1] if home is not None else None,
+            )
+            await runtime.schedule(bus.envelope_for(reminder), due)
+            reminders[name] = token
         return reminders

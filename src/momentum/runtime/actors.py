@@ -63,7 +63,11 @@ class Reminder:
     """A durable reminder of an actor, handed to its :meth:`Actor.on_reminder`.
 
     A row of the service's durable local queue, due at its time: it survives restarts and is
-    taken by whichever process of the service claims it.
+    taken by whichever process of the service claims it. When the actor's messages come
+    from a Kafka partition (its *home*), a process that does not own that partition and has
+    no activation of the actor passes the reminder on (due again shortly, for the next
+    claim) instead of activating the actor beside its owner, at most
+    :data:`~momentum.runtime.actor_runtime.MAX_DEFERRALS` times.
 
     Attributes:
         actor_type: The actor's type name.
@@ -71,6 +75,11 @@ class Reminder:
         name: The reminder's name (one pending reminder per name and actor).
         due_at: When it was due (POSIX seconds).
         every: For a periodic reminder, the seconds until the next one.
+        token: Identifies this setting of the reminder (the actor's state keeps the
+            token of the pending one: a replaced or forgotten reminder does not fire).
+        home_topic: Topic of the Kafka partition the actor's messages came from, if any.
+        home_partition: That partition.
+        deferrals: How often it was passed on for the partition's owner.
     """
 
     __message_type__ = "Momentum.Actors.Reminder"
@@ -80,6 +89,10 @@ class Reminder:
     name: str
     due_at: float
     every: float | None = None
+    token: str = ""
+    home_topic: str | None = None
+    home_partition: int | None = None
+    deferrals: int = 0
 
 
 def _due(delay: timedelta | float | None, at: datetime | None) -> float:

@@ -262,6 +262,16 @@ class RejectedRecord:
     failed_at: float
 
 
+@runtime_checkable
+class AssignedTransport(Protocol):
+    """A transport that knows which partitions it consumes now (Kafka)."""
+
+    @property
+    def assignment(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this consumer handles now."""
+        ...
+
+
 RevokeListener = Callable[[Sequence[tuple[str, int]]], Coroutine[Any, Any, None]]
 """Told which ``(topic, partition)`` pairs a transport stopped consuming (see
 :class:`RevokingTransport`)."""
