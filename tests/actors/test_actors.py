@@ -269,6 +269,8 @@ async def test_a_replaced_reminder_fires_once_and_a_forgotten_one_never(
         await ref.call(SetReminder("inv-7", "a", 0.4))  # replaces the first
         await ref.call(SetReminder("inv-7", "b", 0.2))
         await ref.call(SetReminder("inv-7", "b", None))  # forgotten
+        await ref.call(SetReminder("inv-7", "d", 3600))
+        await ref.call(SetReminder("inv-7", "d", None))  # its row would wait an hour
         await ref.call(SetReminder("inv-7", "c", 0.8))  # comes after all the others
 
         async def c_fired() -> bool:
@@ -276,6 +278,9 @@ async def test_a_replaced_reminder_fires_once_and_a_forgotten_one_never(
 
         await until(c_fired)
         assert (await ref.state()).reminded == ["a", "c"]
+        await service.runtime.wait_idle()
+        assert service.store is not None
+        assert (await service.store.stats()).backlog == 0  # the replaced ones' rows cancelled
 
 
 async def test_a_periodic_reminder_comes_until_forgotten(make_store: MakeStore) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from store_support import Clock, MakeStore, record
+from store_support import Clock, MakeStore, add, record
 
 from momentum.contracts.errors import StoreError
 from momentum.runtime.actor_states import ActorStateWrite
@@ -128,6 +128,25 @@ class ActorStateContract:
             await tx.save_actor_states([write(k, 0, k) for k in keys])
         found = await store.load_actor_states(INVOICE, keys)
         assert len(found) == 1500 and found["k1499"].state == b"k1499"
+
+    async def test_cancelled_scheduled_rows_are_done_and_never_claimed(
+        self, store: MessageStore, clock: Clock
+    ) -> None:
+        later = clock.now + 60
+        await add(
+            store,
+            record(1, destination="local:g/r", key="a", available_at=later),
+            record(2, destination="local:g/r", key="a", available_at=later),
+            record(3, destination="local:g/other", key="a", available_at=later),
+        )
+        async with store.transaction() as tx:
+            assert await tx.cancel_outgoing("local:g/r", ["m-1", "m-3", "m-9"]) == 1
+        assert (await store.stats()).backlog == 2
+        clock.advance(61)
+        claimed = await store.claim("local:", "queue", 10, 30)
+        assert sorted(m.record.message_id for m in claimed) == ["m-2", "m-3"]
+        async with store.transaction() as tx:  # cancelling twice changes nothing
+            assert await tx.cancel_outgoing("local:g/r", ["m-1"]) == 0
 
     async def test_a_version_2_store_is_migrated(
         self, store: Any, make_store: MakeStore, clock: Clock

@@ -235,3 +235,17 @@ class PostgresTransaction:
                 )
                 saved.update((row[0], row[1]) for row in await cursor.fetchall())
         return [(w.actor_type, w.key) in saved for w in writes]
+
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done."""
+        if not message_ids:
+            return 0
+        with translated("cancelling outgoing messages", self._where):
+            cursor = await self._connection.execute(
+                self._q(
+                    "UPDATE {s}.outbox SET sent_at = %s, owner = NULL, lease_until = NULL"
+                    " WHERE destination = %s AND message_id = ANY(%s) AND sent_at IS NULL"
+                ),
+                (rows.to_datetime(self._clock()), destination, list(message_ids)),
+            )
+            return cursor.rowcount

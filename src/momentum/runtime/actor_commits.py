@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from momentum.contracts.errors import ActorConflictError, StoreError
@@ -51,6 +51,8 @@ class ActorEntry:
         session: What the handler produced: outbox rows and local deliveries.
         state: The actor's serialized state after it.
         reminders: The actor's pending reminders after it.
+        cancelled: Message ids of the reminders it replaced or forgot (their rows are
+            cancelled with the save).
         generation: The activation's generation when it was handled.
         chain: The handler (``None`` for hooks), to handle the message again when fenced.
         envelope: The message (``None`` for hooks).
@@ -60,6 +62,7 @@ class ActorEntry:
 
     __slots__ = (
         "activation",
+        "cancelled",
         "chain",
         "done",
         "envelope",
@@ -81,8 +84,10 @@ class ActorEntry:
         chain: ActorChain | ReminderChain | None = None,
         envelope: Envelope | None = None,
         done: asyncio.Future[None] | None = None,
+        cancelled: Sequence[str] = (),
     ) -> None:
         self.activation = activation
+        self.cancelled = cancelled
         self.key = key
         self.session = session
         self.state = state
@@ -111,6 +116,7 @@ class ActorCommits:
         rows_committed: Called with the number of outbox rows of each committed batch.
         fenced: Called with an activation whose save was refused, its dropped entries (in
             order) and the error.
+        reminders: Destination of the reminder rows (replaced reminders are cancelled).
         max_batch: Entries per transaction at most.
     """
 
@@ -120,9 +126,11 @@ class ActorCommits:
         committed: Callable[[ActorEntry], None],
         rows_committed: Callable[[int], None],
         fenced: Callable[[Activation, list[ActorEntry], ActorConflictError], None],
+        reminders: str = "",
         max_batch: int = 500,
     ) -> None:
         self._store = store
+        self._reminders = reminders
         self._committed = committed
         self._rows_committed = rows_committed
         self._fenced = fenced
@@ -259,10 +267,14 @@ class ActorCommits:
                     )
             if refused:
                 raise _RefusedError(refused)  # rolls the batch back
+            cancelled: list[str] = []
             for entry in batch:
                 records.extend(entry.session.records)
+                cancelled.extend(entry.cancelled)
             if records:
                 await tx.add_outgoing(records)
+            if cancelled:
+                await tx.cancel_outgoing(self._reminders, cancelled)
         for activation, entries in groups.items():
             activation.version += 1
             activation.settled(len(entries))

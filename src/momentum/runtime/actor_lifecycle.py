@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.errors import ActorConflictError
 from momentum.runtime.actor_activation import Activation
+from momentum.runtime.actor_chains import REMINDER_HANDLER
 from momentum.runtime.actor_commits import ActorCommits, ActorEntry, MemoryActorStates
+from momentum.runtime.store import local_destination
 
 if TYPE_CHECKING:
     from momentum.contracts.envelope import Envelope
@@ -76,7 +78,11 @@ class ActorLifecycle:
         self.saves: ActorCommits | MemoryActorStates
         if durability is not None:
             self.saves = ActorCommits(
-                durability.store, self._committed, runtime.outbox_committed, self._fence
+                durability.store,
+                self._committed,
+                runtime.outbox_committed,
+                self._fence,
+                reminders=local_destination(runtime.group, REMINDER_HANDLER),
             )
             durability.settlers.append(self.settle)
         else:

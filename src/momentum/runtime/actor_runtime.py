@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from momentum.contracts.envelope import new_message_id_text
+from momentum.contracts.envelope import Envelope, new_message_id_text
 from momentum.contracts.errors import ConfigurationError, HandlerConfigurationError
 from momentum.contracts.messages import Command, Query
 from momentum.runtime.actor_activation import Activation, current_activation
@@ -38,7 +39,6 @@ from momentum.runtime.store import InboxKey
 from momentum.runtime.tracking import Activity
 
 if TYPE_CHECKING:
-    from momentum.contracts.envelope import Envelope
     from momentum.runtime.core import BusRuntime
     from momentum.runtime.discovery import HandlerInfo
     from momentum.runtime.injection import Injector
@@ -316,9 +316,9 @@ class ActorRuntime(ActorLifecycle):
             or (reminder.home_topic, reminder.home_partition) in transport.assignment
         ):
             return False
-        again = replace(reminder, deferrals=reminder.deferrals + 1)
-        bus = MessageBus(self._runtime, reminder, envelope)
-        await self._runtime.schedule(bus.envelope_for(again), time.time() + DEFER_SECONDS)
+        again = envelope.for_attempt(envelope.attempts)  # its message id is its token
+        again.message = replace(reminder, deferrals=reminder.deferrals + 1)
+        await self._runtime.schedule(again, time.time() + DEFER_SECONDS)
         logger.debug(
             "reminder %r of %s %r passed on: %s[%d] is another process's",
             reminder.name,
@@ -351,7 +351,7 @@ class ActorRuntime(ActorLifecycle):
             if cascades:
                 await runtime.cascade(MessageBus(runtime, envelope.message, envelope), cascades)
             state = activation.actor_type.encode(activation.actor.state)
-            reminders = await self._reminders(activation, envelope)
+            reminders, cancelled = await self._reminders(activation, envelope)
         except BaseException:
             activation.restore()
             raise
@@ -360,7 +360,9 @@ class ActorRuntime(ActorLifecycle):
         activation.state_bytes = state
         activation.reminders = reminders
         self.saves.add(
-            ActorEntry(activation, inbox_key, session, state, reminders, chain, envelope, done)
+            ActorEntry(
+                activation, inbox_key, session, state, reminders, chain, envelope, done, cancelled
+            )
         )
         return response
 
@@ -373,7 +375,7 @@ class ActorRuntime(ActorLifecycle):
             if inspect.isawaitable(ret):
                 await ret
             state = activation.actor_type.encode(activation.actor.state)
-            reminders = await self._reminders(activation, None)
+            reminders, cancelled = await self._reminders(activation, None)
         except BaseException:
             activation.restore()
             raise
@@ -384,15 +386,20 @@ class ActorRuntime(ActorLifecycle):
             return
         activation.state_bytes = state
         activation.reminders = reminders
-        self.saves.add(ActorEntry(activation, None, session, state, reminders))
+        self.saves.add(ActorEntry(activation, None, session, state, reminders, cancelled=cancelled))
 
     async def _reminders(
         self, activation: Activation, envelope: Envelope | None
-    ) -> Mapping[str, str]:
-        """Schedule the reminders the handler set (durable rows of its session)."""
+    ) -> tuple[Mapping[str, str], list[str]]:
+        """Schedule the reminders the handler set (durable rows of its session).
+
+        Returns:
+            The pending reminders after the handler, and the message ids of those it
+            replaced or forgot (their rows are cancelled with the save).
+        """
         changes = activation.take_reminder_changes()
         if not changes:
-            return activation.reminders
+            return activation.reminders, []
         runtime = self._runtime
         bus = (
             MessageBus(runtime, envelope.message, envelope)
@@ -400,13 +407,16 @@ class ActorRuntime(ActorLifecycle):
             else runtime.root_bus
         )
         reminders = dict(activation.reminders)
+        cancelled: list[str] = []
         for name, change in changes.items():
+            previous = reminders.pop(name, None)
+            if previous is not None:
+                cancelled.append(previous)
             if change is None:
-                reminders.pop(name, None)
                 continue
             due, every = change
-            token = new_message_id_text()
             home = activation.home
+            token = new_message_id_text()  # the message id of its row
             reminder = Reminder(
                 activation.actor_type.name,
                 activation.key,
@@ -417,6 +427,15 @@ class ActorRuntime(ActorLifecycle):
                 home[0] if home is not None else None,
                 home[1] if home is not None else None,
             )
-            await runtime.schedule(bus.envelope_for(reminder), due)
+            child = bus.envelope_for(reminder)
+            scheduled = Envelope(
+                reminder,
+                message_id=UUID(token),
+                correlation_id=child.correlation_id,
+                causation_id=child.causation_id,
+                tenant_id=child.tenant_id,
+                source=child.source or runtime.source,
+            )
+            await runtime.schedule(scheduled, due)
             reminders[name] = token
-        return reminders
+        return reminders, cancelled

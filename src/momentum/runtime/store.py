@@ -233,6 +233,16 @@ class StoreTransaction(Protocol):
         """Remove and return dead letters, to replay them (add their records as outgoing)."""
         ...
 
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done (not sent).
+
+        For scheduled messages that are no longer wanted (an actor's replaced reminder).
+
+        Returns:
+            How many rows were cancelled.
+        """
+        ...
+
     async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
         """Save actor states optimistically (at most one write per actor per call).
 

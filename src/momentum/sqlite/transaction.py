@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -193,3 +194,18 @@ class SqliteTransaction:
                 saved.append(cursor.rowcount == 1)
                 await cursor.close()
         return saved
+
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done."""
+        if not message_ids:
+            return 0
+        with translated("cancelling outgoing messages", self._where):
+            cursor = await self._connection.execute(
+                "UPDATE outbox SET sent_at = ?, owner = NULL, lease_until = NULL"
+                " WHERE destination = ? AND sent_at IS NULL"
+                " AND message_id IN (SELECT value FROM json_each(?))",
+                (self._clock(), destination, json.dumps(list(message_ids))),
+            )
+            count = cursor.rowcount
+            await cursor.close()
+        return count
