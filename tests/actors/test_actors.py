@@ -234,6 +234,7 @@ async def test_activations_are_bounded_and_evicted_ones_keep_their_state(
         for n in range(20):
             await service.actors.get(LedgerActor, f"k{n}").call(Adjust(f"k{n}", n))
         await until(lambda: service.actors.active <= 3)
+        assert service.actors.activations() == {LedgerActor.actor_type: service.actors.active}
         for n in range(20):
             assert (await service.actors.get(LedgerActor, f"k{n}").state()).total == n
         assert service.actors.active <= 4

@@ -6,7 +6,9 @@ them in exactly the order the thread produced them. The dispatcher routes record
 partition workers, commits progress periodically, asks the thread to pause a partition whose
 unfinished records exceed the limit (and to resume it at half), and answers revokes with the
 offsets to commit once the partition's running handlers are done (records parked for a
-delayed retry are abandoned then, uncommitted: the next owner gets them again).
+delayed retry are abandoned then, uncommitted: the next owner gets them again), its revoke
+listener has deactivated what came from them (the runtime's actors: their state saved) and
+the handled records are settled.
 """
 
 from __future__ import annotations
