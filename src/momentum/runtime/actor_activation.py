@@ -179,9 +179,16 @@ class Activation:
             if self.fenced is None:
                 self._drained.set()
 
-    def fence(self, dropped: list[ActorEntry]) -> None:
-        """A save was refused: ``dropped`` must be handled again on the stored state."""
-        self.generation += 1
+    def fence(self, dropped: list[ActorEntry], *, stale: bool = True) -> None:
+        """A save was refused: ``dropped`` must be handled again on the stored state.
+
+        Args:
+            dropped: The entries to handle again, in order.
+            stale: Whether what is handled from now on (on the old state) is stale too;
+                ``False`` for an entry of an older generation arriving late.
+        """
+        if stale:
+            self.generation += 1
         self._drained.clear()
         if self.fenced is None:
             self.fenced = list(dropped)

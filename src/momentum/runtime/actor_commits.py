@@ -115,7 +115,8 @@ class ActorCommits:
         committed: Called with each committed entry (starts its local deliveries).
         rows_committed: Called with the number of outbox rows of each committed batch.
         fenced: Called with an activation whose save was refused, its dropped entries (in
-            order) and the error.
+            order), the error, and whether its state is stale from now on (``False`` for a
+            late entry of an earlier refusal).
         reminders: Destination of the reminder rows (replaced reminders are cancelled).
         max_batch: Entries per transaction at most.
     """
@@ -125,7 +126,7 @@ class ActorCommits:
         store: MessageStore,
         committed: Callable[[ActorEntry], None],
         rows_committed: Callable[[int], None],
-        fenced: Callable[[Activation, list[ActorEntry], ActorConflictError], None],
+        fenced: Callable[[Activation, list[ActorEntry], ActorConflictError, bool], None],
         reminders: str = "",
         max_batch: int = 500,
     ) -> None:
@@ -165,7 +166,7 @@ class ActorCommits:
             raise StoreError("the service is stopping: no more actor state is saved")
         activation = entry.activation
         if entry.generation != activation.generation:  # handled while its save was refused
-            self._fenced(activation, [entry], _stale(activation, "its state was reloaded"))
+            self._fenced(activation, [entry], _stale(activation, "its state was reloaded"), False)
             return
         entry.seq = self._next
         self._next += 1
@@ -303,7 +304,7 @@ class ActorCommits:
                 len(entries),
             )
             activation.settled(len(entries))
-            self._fenced(activation, entries, error)
+            self._fenced(activation, entries, error, True)
 
     def _forget(self, key: InboxKey) -> None:
         left = self._keys[key] - 1

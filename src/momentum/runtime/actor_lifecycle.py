@@ -290,10 +290,14 @@ class ActorLifecycle:
     # -- refused saves -------------------------------------------------------------------------
 
     def _fence(
-        self, activation: Activation, dropped: list[ActorEntry], error: ActorConflictError
+        self,
+        activation: Activation,
+        dropped: list[ActorEntry],
+        error: ActorConflictError,
+        stale: bool,
     ) -> None:
         """A save was refused: calls among ``dropped`` fail, the rest is handled again."""
-        activation.fence(dropped)
+        activation.fence(dropped, stale=stale)
         for entry in dropped:
             if entry.done is not None and not entry.done.done():
                 entry.done.set_exception(error)
