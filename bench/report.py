@@ -17,7 +17,7 @@ from typing import Any
 from bench.framework import BenchmarkResult, CandidateResult
 
 PACKAGES = (
-    "momentum",
+    "momentum-messaging",
     "python-cqrs",
     "di",
     "faststream",

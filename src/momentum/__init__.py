@@ -11,6 +11,7 @@ from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
     ActorConflictError,
     ConfigurationError,
+    ContractBaselineError,
     ContractError,
     DuplicateMessageTypeError,
     HandlerConfigurationError,
@@ -19,6 +20,7 @@ from momentum.contracts.errors import (
     InvalidDomainError,
     InvalidEventClassError,
     InvalidJsonError,
+    InvalidMessageError,
     InvalidPartitionKeyError,
     InvalidServiceNameError,
     InvalidTopicError,
@@ -44,33 +46,57 @@ from momentum.contracts.tenancy import TenantContext, tenant_scope
 from momentum.contracts.topics import event_topic, topic_name
 from momentum.runtime.actors import Actor, ActorRef, Reminder
 from momentum.runtime.bus import MessageBus
+from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
+from momentum.runtime.policies import ErrorRule
+from momentum.runtime.ports import Transport
+from momentum.runtime.store import DeadLetterFilter, MessageStore, StoreTransaction
+from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
-from momentum.settings import MomentumSettings
+from momentum.settings import (
+    ActorSettings,
+    KafkaSettings,
+    LocalQueueSettings,
+    MiddlewareSettings,
+    MomentumSettings,
+    StoreSettings,
+    TelemetrySettings,
+)
 
 __all__ = [
     "Actor",
     "ActorConflictError",
     "ActorRef",
+    "ActorSettings",
+    "CircuitBreakerSettings",
     "Command",
     "ConfigurationError",
+    "ContractBaselineError",
     "ContractError",
+    "DeadLetterFilter",
     "DuplicateMessageTypeError",
     "Envelope",
+    "ErrorRule",
     "HandlerConfigurationError",
     "HandlerNotFoundError",
     "InvalidCloudEventError",
     "InvalidDomainError",
     "InvalidEventClassError",
     "InvalidJsonError",
+    "InvalidMessageError",
     "InvalidPartitionKeyError",
     "InvalidServiceNameError",
     "InvalidTopicError",
     "InvalidVersionError",
+    "KafkaSettings",
+    "LocalQueueSettings",
     "MessageBus",
+    "MessageContextFilter",
     "MessageDecodeError",
     "MessageEncodeError",
+    "MessageStore",
+    "MiddlewareSettings",
     "MissingEventTopicError",
     "MomentumError",
     "MomentumSettings",
@@ -82,8 +108,13 @@ __all__ = [
     "SerializationError",
     "Service",
     "StoreError",
+    "StoreSettings",
+    "StoreTransaction",
+    "Telemetry",
+    "TelemetrySettings",
     "TenantContext",
     "TrackingTimeoutError",
+    "Transport",
     "TransportError",
     "UnknownCloudEventTypeError",
     "UnknownMessageTypeError",

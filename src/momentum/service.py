@@ -13,7 +13,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -47,9 +47,20 @@ from momentum.runtime.ports import Transport
 from momentum.runtime.relay import RelaySettings
 from momentum.runtime.replay import ReplayOutcome, replay_stored
 from momentum.runtime.store import DeadLetterFilter, MessageStore
+from momentum.runtime.telemetry import ServiceTelemetry, Telemetry
 from momentum.runtime.tracking import ActivityLog, TrackingTimeoutError
-from momentum.settings import MomentumSettings
-from momentum.wiring import store_from_settings, transport_from_settings
+from momentum.settings import (
+    MomentumSettings,
+    StoreSettings,
+    TelemetrySettings,
+    settings_from_arguments,
+)
+from momentum.wiring import (
+    require_telemetry,
+    store_from_settings,
+    telemetry_from_settings,
+    transport_from_settings,
+)
 
 
 class Service:
@@ -66,8 +77,23 @@ class Service:
             store's dead-letter table, or memory without a store; see :attr:`dead_letters`).
         store: The message store (outbox, inbox, dead letters); by default the one
             ``database_url`` names (a SQLite file ``momentum.db``; ``memory://``: none).
+            A dict or a ``StoreSettings`` here is the store *settings* instead
+            (``store={"lease_seconds": 10}``), for the store ``database_url`` names.
+        telemetry: Where traces, metrics and log context go: ``True`` (OpenTelemetry's global
+            providers, the ``otel`` extra), ``False`` (none), or an object such as
+            ``momentum.otel.OtelTelemetry(tracer_provider=...)``. By default as the
+            ``telemetry`` settings say (on when an OpenTelemetry SDK is installed); a dict
+            or a ``TelemetrySettings`` here is those settings
+            (``telemetry={"log_context": True}``).
         settings: Settings object; otherwise built from ``overrides`` and the environment.
-        **overrides: Settings given as keyword arguments (highest precedence).
+        **overrides: Settings given as keyword arguments (highest precedence). A group of
+            nested settings (``kafka``, ``store``, ``local_queues``, ``middleware``) takes a
+            dict, which sets the keys it names, or its settings object, the whole group.
+
+    Raises:
+        ConfigurationError: An argument that cannot work: an unknown name or nested key
+            (the message names the closest spelling), a value of the wrong kind, or a
+            setting out of range.
     """
 
     def __init__(
@@ -78,7 +104,8 @@ class Service:
         *,
         transport: Transport | None = None,
         dead_letters: DeadLetterSink | None = None,
-        store: MessageStore | None = None,
+        store: MessageStore | StoreSettings | Mapping[str, Any] | None = None,
+        telemetry: Telemetry | bool | TelemetrySettings | Mapping[str, Any] | None = None,
         settings: MomentumSettings | None = None,
         **overrides: Any,
     ) -> None:
@@ -86,17 +113,39 @@ class Service:
         validate_domain(domain)
         if isinstance(packages, str):
             raise ConfigurationError("packages must be a list of package names, not a string")
+        if isinstance(store, StoreSettings | Mapping):
+            overrides["store"], store = store, None
+        if isinstance(telemetry, TelemetrySettings | Mapping):
+            overrides["telemetry"], telemetry = telemetry, None
+        _check_kind("transport", transport, Transport, "a transport such as KafkaTransport(...)")
+        _check_kind("dead_letters", dead_letters, DeadLetterSink, "a dead-letter sink")
+        _check_kind(
+            "store",
+            store,
+            MessageStore,
+            "a message store such as SqliteStore(...), a StoreSettings or a dict of store settings",
+        )
+        _check_kind("settings", settings, MomentumSettings, "a MomentumSettings")
+        if not isinstance(telemetry, bool):
+            _check_kind("telemetry", telemetry, Telemetry, "True, False or a Telemetry object")
         if settings is not None and overrides:
-            raise ConfigurationError("pass either settings= or setting keyword arguments")
+            raise ConfigurationError(
+                f"pass either settings= or setting keyword arguments, not both (got settings= "
+                f"and {', '.join(sorted(overrides))})"
+            )
         self.name = name
         self.domain = domain
         self.packages = tuple(packages)
-        self.settings = settings or MomentumSettings(**overrides)
+        self.settings = settings or settings_from_arguments(
+            overrides, service_arguments=_SERVICE_ARGUMENTS
+        )
         self.urn = service_urn(domain, name)
         self.transport = (
             transport if transport is not None else transport_from_settings(self.settings, name)
         )
         self.store = store if store is not None else store_from_settings(self.settings, name)
+        require_telemetry(self.settings, telemetry)
+        self._telemetry = telemetry
         self._dead_letters: DeadLetterSink | None = dead_letters
         if dead_letters is None and self.store is None:
             self._dead_letters = InMemoryDeadLetters()
@@ -326,6 +375,8 @@ class Service:
             circuit_breaker=self._breaker,
             store=self.store,
             relay=self._relay_settings(),
+            telemetry=self._resolve_telemetry(),
+            gauge_interval=self.settings.telemetry.gauge_interval_seconds,
             actors=ActorOptions(
                 idle_seconds=self.settings.actors.idle_seconds,
                 max_activations=self.settings.actors.max_activations,
@@ -338,6 +389,26 @@ class Service:
             await runtime.stop()
             raise
         self._runtime = runtime
+
+    def _resolve_telemetry(self) -> Telemetry | None:
+        """The telemetry this start reports to (named after the service)."""
+        chosen = self._telemetry
+        if chosen is False:
+            return None
+        if chosen is True:
+            chosen = telemetry_from_settings(
+                self.settings.model_copy(
+                    update={
+                        "telemetry": self.settings.telemetry.model_copy(update={"enabled": True})
+                    }
+                )
+            )
+        elif chosen is None:
+            chosen = telemetry_from_settings(self.settings)
+        if isinstance(chosen, ServiceTelemetry):
+            transport = self.transport
+            chosen.attach(self.name, self.group_id, transport.name if transport else None)
+        return chosen
 
     def _relay_settings(self) -> RelaySettings:
         config = self.settings.store
@@ -408,6 +479,26 @@ class Service:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<Service {self.name} ({self.urn}) {state}>"
+
+
+_SERVICE_ARGUMENTS = (
+    "name",
+    "domain",
+    "packages",
+    "transport",
+    "dead_letters",
+    "store",
+    "telemetry",
+    "settings",
+)
+
+
+def _check_kind(argument: str, value: object, kind: type, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        hint = " (a database is named with database_url=...)" if argument == "store" else ""
+        raise ConfigurationError(
+            f"Service({argument}=...) takes {what}, got a {type(value).__name__}{hint}"
+        )
 
 
 @asynccontextmanager

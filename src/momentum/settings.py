@@ -10,17 +10,23 @@ tables in the file (``[local_queues]`` / ``concurrency = 8``).
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_serializer
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from momentum.contracts.errors import ConfigurationError
+from momentum.runtime.redaction import redact
+from momentum.runtime.store import mask_url
 
 CONFIG_FILE_VARIABLE = "MOMENTUM_CONFIG_FILE"
 DEFAULT_CONFIG_FILE = "momentum.toml"
@@ -62,13 +68,35 @@ class MiddlewareSettings(BaseModel):
     slow_handler_seconds: float = Field(default=1.0, gt=0)
 
 
+class TelemetrySettings(BaseModel):
+    """Traces, metrics and log context (``MOMENTUM_TELEMETRY__...``).
+
+    Attributes:
+        enabled: Report spans and metrics through OpenTelemetry (the ``otel`` extra) to the
+            providers the application installed. Unset (the default): on when an
+            OpenTelemetry SDK tracer or meter provider is installed when the service starts,
+            off otherwise (then nothing is measured: no overhead).
+        log_context: Give every log record a handler writes its message's id, type,
+            correlation id, tenant and attempt (``momentum.MessageContextFilter`` on a logging
+            handler shows them). Unset: with telemetry.
+        gauge_interval_seconds: How often the gauges (outbox backlog and age, inbox size,
+            dead letters, consumer lag, breaker state) are measured.
+    """
+
+    enabled: bool | None = None
+    log_context: bool | None = None
+    gauge_interval_seconds: float = Field(default=10.0, gt=0)
+
+
 class KafkaSettings(BaseModel):
     """The Kafka transport (used when ``kafka_bootstrap_servers`` is set).
 
     librdkafka properties go in ``common`` (every client: security), ``producer`` and
     ``consumer``; from environment variables write them with underscores
     (``MOMENTUM_KAFKA__CONSUMER__MAX_POLL_INTERVAL_MS=600000`` sets
-    ``max.poll.interval.ms``). Secrets are never logged.
+    ``max.poll.interval.ms``). Secrets (properties whose name contains ``password``,
+    ``secret`` or ``token``, ``ssl.key.pem``, ``sasl.oauthbearer.config``) are shown as
+    ``<redacted>`` in ``repr``, ``str``, log lines and dumps; the attributes keep them.
 
     Attributes:
         client_id: ``client.id``; defaults to the service name.
@@ -108,6 +136,16 @@ class KafkaSettings(BaseModel):
     revoke_timeout_seconds: float = Field(default=30.0, gt=0)
     gc_freeze: bool = True
     gc_gen0_threshold: int | None = Field(default=10_000, ge=1)
+
+    @field_serializer("common", "producer", "consumer")
+    def _redact_secrets(
+        self, properties: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        return redact(properties)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name in ("common", "producer", "consumer") else value
 
 
 def librdkafka_properties(values: dict[str, str | int | float | bool]) -> dict[str, Any]:
@@ -162,11 +200,13 @@ class MomentumSettings(BaseSettings):
         kafka: Kafka transport settings.
         database_url: The message store: ``sqlite:///path`` (default: ``momentum.db`` in the
             working directory) or ``postgresql://...``; ``memory://`` runs without one
-            (no outbox, inbox or durable dead letters: tests and benchmarks).
+            (no outbox, inbox or durable dead letters: tests and benchmarks). Its password
+            is shown as ``***`` in ``repr``, ``str`` and dumps.
         store: Message store settings.
         shutdown_seconds: How long stopping waits for in-memory work before abandoning it.
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
+        telemetry: Traces, metrics and log context.
         actors: Stateful actor settings.
     """
 
@@ -182,7 +222,16 @@ class MomentumSettings(BaseSettings):
     shutdown_seconds: float = Field(default=30.0, ge=0)
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     actors: ActorSettings = Field(default_factory=ActorSettings)
+
+    @field_serializer("database_url")
+    def _mask_database_url(self, url: str) -> str:
+        return mask_url(url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "database_url" else value
 
     @classmethod
     def settings_customise_sources(
@@ -199,3 +248,85 @@ class MomentumSettings(BaseSettings):
         if named and not path.is_file():
             raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={named}: no such settings file")
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, path))
+
+
+# --- settings given to Service() as keyword arguments --------------------------------------------
+
+
+def settings_from_arguments(
+    arguments: Mapping[str, Any], *, service_arguments: Sequence[str] = ()
+) -> MomentumSettings:
+    """:class:`MomentumSettings` from ``Service(...)`` keyword arguments, checked first.
+
+    Every name must be a setting; a group of nested settings (``kafka``, ``store``,
+    ``local_queues``, ``middleware``) takes a dict, which sets the keys it names (the others
+    come from the environment, the file or the defaults), or a settings object
+    (``StoreSettings(...)``), which is the whole group.
+
+    Args:
+        arguments: The keyword arguments.
+        service_arguments: Other keyword arguments ``Service`` takes, offered as spellings
+            when a name is unknown.
+
+    Raises:
+        ConfigurationError: An unknown name or nested key (naming the closest spelling), a
+            group that is neither a dict nor its settings object, or a value the setting
+            does not accept (also one from a ``MOMENTUM_*`` variable or the file).
+    """
+    fields = MomentumSettings.model_fields
+    for name, value in arguments.items():
+        if name not in fields:
+            known = sorted({*service_arguments, *fields})
+            raise ConfigurationError(
+                _unknown(f"Service() got an unknown argument {name!r}", name, known)
+                + f" It takes {', '.join(known)}."
+            )
+        group = _group(name)
+        if group is not None:
+            _check_group(name, group, value)
+    try:
+        return MomentumSettings(**arguments)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise ConfigurationError(
+            f"Invalid settings (from Service() arguments, MOMENTUM_* environment variables or "
+            f"the settings file): {problems}."
+        ) from None
+
+
+def _group(name: str) -> type[BaseModel] | None:
+    """The settings model of a nested group (``kafka`` -> ``KafkaSettings``), else ``None``."""
+    annotation = MomentumSettings.model_fields[name].annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _check_group(name: str, model: type[BaseModel], value: object) -> None:
+    if isinstance(value, model):
+        return
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"Service({name}=...) takes a dict of {name} settings or a {model.__name__}, "
+            f"got {type(value).__name__}."
+        )
+    fields = model.model_fields
+    for key in value:
+        if key not in fields:
+            raise ConfigurationError(
+                _unknown(f"Service({name}=...): unknown {name} setting {key!r}", str(key), fields)
+                + f" {model.__name__} has {', '.join(fields)}."
+            )
+
+
+def _unknown(text: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return text + (f"; did you mean {close[0]!r}?" if close else ".")
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One pydantic error in words: the setting, the rule and, when harmless, the value."""
+    where = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    shown = isinstance(value, int | float | bool) or value is None
+    return f"{where}: {error['msg']}" + (f" (got {value!r})" if shown else "")

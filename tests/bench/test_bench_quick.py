@@ -37,7 +37,7 @@ def test_quick_invoke_writes_json_and_markdown(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "latest.json").read_text())
     machine = data["machine"]
     assert {"cpu", "cores", "python", "packages"} <= machine.keys()
-    assert machine["packages"]["momentum"]
+    assert machine["packages"]["momentum-messaging"]
     assert {"python-cqrs", "faststream", "mediatr"} <= machine["packages"].keys()
 
     (bench,) = data["benchmarks"]

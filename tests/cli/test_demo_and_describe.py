@@ -71,7 +71,7 @@ def test_describe_reports_import_errors_with_exit_code_2() -> None:
 
 
 def test_demo_needs_nothing_beyond_the_cli_extra(tmp_path: Path) -> None:
-    """`scripts/demo` installs only momentum[cli]: dev-only packages must not be needed."""
+    """`scripts/demo` installs only the cli extra: dev-only packages must not be needed."""
     import subprocess
     import sys
 

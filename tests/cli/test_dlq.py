@@ -219,6 +219,41 @@ def test_show_prints_headers_pretty_body_and_stack(store: str) -> None:
     assert "no dead letter #999999" in missing.output
 
 
+def test_show_gives_a_binary_key_as_it_was_read(store: str) -> None:
+    from momentum.runtime.store import DeadLetter, OutgoingRecord
+
+    async def write() -> None:
+        service = create_service()
+        async with service:
+            assert service.store is not None
+            async with service.store.transaction() as tx:
+                await tx.add_dead_letter(
+                    DeadLetter(
+                        record=OutgoingRecord(
+                            "p-1", "dev.clidlq.public.crates.v1", "k\ufffd", [], b"{"
+                        ),
+                        message_type=None,
+                        exception_type="momentum.contracts.errors.InvalidJsonError",
+                        exception_message="[invalid-json] not JSON",
+                        stack="",
+                        attempts=0,
+                        first_failure_at=1.0,
+                        last_failure_at=1.0,
+                        origin_topic="dev.clidlq.public.crates.v1",
+                        group=service.group_id,
+                        raw_key=b"k\xff",
+                    )
+                )
+
+    asyncio.run(write())
+    [row] = listed()
+    shown = cli("dlq", "show", TARGET, str(row["id"]))
+    assert shown.exit_code == 0, shown.output
+    assert "k\ufffd (bytes as read: 6bff)" in shown.stdout
+    detail = json.loads(cli("dlq", "show", TARGET, str(row["id"]), "--json").stdout)
+    assert (detail["key"], detail["key_base64"]) == ("k\ufffd", "a/8=")
+
+
 def test_replay_after_the_fix_republishes_and_requeues(store: str) -> None:
     produce([("acme", 1), ("acme", 2)], stacks=1)
     assert len(listed()) == 3

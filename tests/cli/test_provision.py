@@ -6,6 +6,7 @@ import json
 import secrets
 import string
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -62,3 +63,47 @@ def test_provision_reports_an_unreachable_broker_with_exit_code_1() -> None:
     )
     assert result.exit_code == 1
     assert "error:" in result.output
+
+
+def _topics_of(environment: str, bootstrap: str) -> list[str]:
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics
+    return sorted(t for t in topics if t.startswith(f"{environment}."))
+
+
+def test_provision_connects_with_the_security_settings_of_the_services(
+    kafka_bootstrap: str, environment: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`kafka.common` reaches the admin client: a SASL mechanism librdkafka refuses fails."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOMENTUM_KAFKA__COMMON__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("MOMENTUM_KAFKA__COMMON__SASL_MECHANISM", "NOPE")
+    monkeypatch.setenv("MOMENTUM_KAFKA__COMMON__SASL_PASSWORD", "hunter2-provision")
+    result = runner.invoke(
+        app,
+        ["provision", "app_domain", "--env", environment, "--bootstrap", kafka_bootstrap],
+    )
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.stderr and "Unsupported SASL mechanism: NOPE" in result.stderr
+    assert "hunter2-provision" not in result.output
+    assert _topics_of(environment, kafka_bootstrap) == []  # nothing created in plaintext
+
+
+def test_provision_reads_brokers_and_client_settings_from_the_settings_file(
+    kafka_bootstrap: str, environment: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOMENTUM_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    (tmp_path / "momentum.toml").write_text(
+        f'kafka_bootstrap_servers = "{kafka_bootstrap}"\n'
+        '[kafka.common]\n"security.protocol" = "PLAINTEXT"\n"socket.timeout.ms" = 20000\n'
+    )
+    result = runner.invoke(app, ["provision", "app_domain", "--env", environment, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["created"] == _topics_of(environment, kafka_bootstrap)
+    assert len(_topics_of(environment, kafka_bootstrap)) == 6
+    (tmp_path / "momentum.toml").write_text(
+        f'kafka_bootstrap_servers = "{kafka_bootstrap}"\n'
+        '[kafka.common]\n"security.protocol" = "SASL_PLAINTEXT"\n"sasl.mechanism" = "NOPE"\n'
+    )
+    refused = runner.invoke(app, ["provision", "app_domain", "--env", environment])
+    assert refused.exit_code == 1 and "Unsupported SASL mechanism" in refused.stderr

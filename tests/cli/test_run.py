@@ -75,6 +75,15 @@ def test_run_serves_health_with_the_store_backlog(tmp_path: Path) -> None:
             report = json.loads(response.read())
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/live", timeout=10) as response:
             assert json.loads(response.read()) == {"status": "alive"}
+        url = f"http://127.0.0.1:{port}/health/live"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert json.loads(response.read()) == {"status": "alive"}
+        url = f"http://127.0.0.1:{port}/health/ready"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert json.loads(response.read()) == {"status": "ready", "problems": []}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("text/plain")
+            exposition = response.read().decode()
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/nope", timeout=10)
             raise AssertionError("an unknown path answered")
@@ -85,7 +94,14 @@ def test_run_serves_health_with_the_store_backlog(tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert proc.returncode == 0, rest
+    # the gauges the service measured at start, in Prometheus' format
+    backlog = [
+        line for line in exposition.splitlines() if line.startswith("momentum_outbox_backlog{")
+    ]
+    assert len(backlog) == 1 and 'momentum_service="app-domain"' in backlog[0], exposition
+    assert backlog[0].endswith(" 0.0"), exposition
     assert report["service"] == "app-domain" and report["status"] == "ok"
+    assert report["ready"] is True
     assert report["problems"] == []
     assert report["store"] == {
         "backlog": 0,

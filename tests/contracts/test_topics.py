@@ -111,6 +111,32 @@ def test_event_topic(args: tuple[Any, ...], kwargs: dict[str, Any], topic: str, 
     assert topic_name(event, "development") == full
 
 
+# Entity names whose topic Momentum .NET computes differently from a dictionary pluralizer: .NET
+# pluralizes the whole kebab-case name with its own word lists and suffix rules.
+@pytest.mark.parametrize(
+    ("entity", "topic"),
+    [
+        ("Glass", "glass"),
+        ("Currency", "currency"),
+        ("SearchIndex", "search-indexes"),
+        ("Index", "indices"),
+        ("SalesPerson", "sales-persons"),
+        ("Person", "people"),
+        ("Quiz", "quizes"),
+        ("Formula", "formulae"),
+        ("Metadata", "metadatas"),
+        ("Feedback", "feedbacks"),
+        ("Cargo", "cargos"),
+        ("Agenda", "agendas"),
+        ("OrderCompleted", "order-completed"),
+        ("UserAccount", "user-accounts"),
+    ],
+)
+def test_entity_topics_are_pluralized_like_dotnet(entity: str, topic: str) -> None:
+    event = event_topic(type(entity, (), {}), domain="AppDomain")(make_event())
+    assert topic_name(event, "development") == f"dev.appdomain.public.{topic}.v1"
+
+
 @pytest.mark.parametrize(
     ("environment", "domain", "expected"),
     [

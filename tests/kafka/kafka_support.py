@@ -68,3 +68,32 @@ def group_members(bootstrap: str, group: str) -> int:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     description = admin.describe_consumer_groups([group])[group].result(timeout=TIMEOUT)
     return len(description.members)
+
+
+def records_in(bootstrap: str, topic: str, partitions: int = 3, limit: float = TIMEOUT) -> int:
+    """How many records `topic` holds (the sum of its partitions' high watermarks).
+
+    Retries while the broker answers with a transient error (a topic just created may report
+    NOT_LEADER_FOR_PARTITION until its leaders are known to every broker's metadata).
+    Blocking.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    settling = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART}
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            try:
+                return sum(
+                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in range(partitions)
+                )
+            except KafkaException as exc:
+                error = exc.args[0]
+                transient = error.retriable() or error.code() in settling
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # the broker's metadata settles; nothing to wait on
+    finally:
+        consumer.close()

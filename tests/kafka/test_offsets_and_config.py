@@ -99,7 +99,7 @@ def test_import_without_confluent_kafka_names_the_extra() -> None:
         "try:\n    import momentum.kafka\nexcept ImportError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "pip install 'momentum[kafka]'" in out.stdout
+    assert "pip install 'momentum-messaging[kafka]'" in out.stdout
 
 
 def test_gc_tuning_raises_the_threshold_never_lowers_it_and_freezes_once(

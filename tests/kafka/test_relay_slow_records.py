@@ -21,9 +21,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from kafka_support import read_records, wait_for
+from kafka_support import read_records, records_in, wait_for
 from momentum_kafka_events import AuditNoted, OrderPlaced
-from test_durable_on_kafka import records_on
 
 from momentum import Service
 from momentum.contracts.topics import topic_name
@@ -121,7 +120,7 @@ async def test_a_missing_topic_holds_no_other_row_back_and_nothing_is_published_
         assert all(row[1] for row in rows)  # every row settled: five sent, one buried
 
     records = await asyncio.to_thread(read_records, kafka_bootstrap, orders, 5)
-    assert records_on(kafka_bootstrap, orders) == 5
+    assert records_in(kafka_bootstrap, orders) == 5
     ids = {dict(record.headers())["ce_id"] for record in records}
     assert len(ids) == 5
 
@@ -171,7 +170,7 @@ async def test_a_relay_killed_while_a_slow_row_is_leased_loses_nothing(
     await provision_topics(config, [audits])  # the topic is created: the row can go now
     survivor = relay("normal")
     try:
-        await wait_for(lambda: records_on(kafka_bootstrap, audits) == 1, "the slow row", 60)
+        await wait_for(lambda: records_in(kafka_bootstrap, audits) == 1, "the slow row", 60)
 
         async def settled() -> bool:
             return all(row[1] for row in await outbox_rows(database_url, schema))
@@ -183,5 +182,5 @@ async def test_a_relay_killed_while_a_slow_row_is_leased_loses_nothing(
     finally:
         survivor.send_signal(signal.SIGTERM)
         await asyncio.to_thread(survivor.wait, 30)
-    assert records_on(kafka_bootstrap, orders) == 5
-    assert records_on(kafka_bootstrap, audits) == 1
+    assert records_in(kafka_bootstrap, orders) == 5
+    assert records_in(kafka_bootstrap, audits) == 1

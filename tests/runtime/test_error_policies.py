@@ -92,7 +92,40 @@ def test_most_specific_rule_first_and_predicates() -> None:
     assert policy.rules_for(Job, name)[:3] == [by_handler, by_type, general]
     assert policy.rules_for(Job, "other")[:2] == [by_type, general]
     assert policy.rules_for(int, "other")[:1] == [general]
-    assert "otherwise on Exception" in str(policy)
+    assert str(policy).splitlines()[-1] == f"otherwise, for every handler: {DEFAULT_RULE}"
+
+
+@dataclass(frozen=True)
+class Parcel:
+    seq: int
+
+
+def handle_job(job: Job) -> None: ...
+
+
+def handle_parcel(parcel: Parcel) -> None: ...
+
+
+def test_the_policy_of_a_service_says_where_each_rule_applies() -> None:
+    service = Service("jobs", "Shop")
+    service.on_error(ErrorRule.on(ValueError).retry())
+    service.on_error(ErrorRule.on(KeyError).discard(), message_types=[Job, Parcel])
+    service.on_error(ErrorRule.on(TimeoutError).retry(2), handlers=[handle_job])
+    service.on_error(
+        ErrorRule.on(OSError).retry_after(1.0), message_types=[Job], handlers=[handle_job]
+    )
+    service.on_error(ErrorRule.on(LookupError), handlers=[handle_job, handle_parcel])
+    job, parcel = (f"{f.__module__}.{f.__qualname__}" for f in (handle_job, handle_parcel))
+    assert str(service.error_policy).splitlines() == [
+        f"for handler {job}: on TimeoutError: retry inline 2 times, then move to dead letters",
+        f"for handler {job}, on Job (and subclasses): on OSError: retry after 1 s, then move "
+        "to dead letters",
+        f"for handlers {job} or {parcel}: on LookupError: move to dead letters",
+        "for handlers of Job or Parcel (and subclasses): on KeyError: discard",
+        "for every handler: on ValueError: retry inline, then move to dead letters",
+        "otherwise, for every handler: on Exception: retry after 100 ms, 200 ms (+/-10%), then "
+        "move to dead letters",
+    ]
 
 
 # -- executed -----------------------------------------------------------------------------

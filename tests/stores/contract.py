@@ -14,6 +14,8 @@ Times come from a :class:`Clock` the test moves forward, so leases and delays ne
 from __future__ import annotations
 
 import asyncio
+import base64
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -28,6 +30,8 @@ from momentum.contracts.errors import StoreError
 from momentum.runtime.store import DeadLetter, DeadLetterFilter, MessageStore, OutgoingRecord
 
 WAKE_TIMEOUT = 10.0
+HUGE_TYPE = "Poison." + base64.b64encode(random.Random(7).randbytes(6000)).decode()
+"""A ``ce_type`` of 8,000 characters that do not compress: past PostgreSQL's btree limit."""
 
 
 class StoreContract(OrderingContract, ActorStateContract):
@@ -54,7 +58,11 @@ class StoreContract(OrderingContract, ActorStateContract):
         raise NotImplementedError
 
     async def undo_version_2(self, store: Any) -> None:
-        """Turn the store's tables back into what schema version 1 created."""
+        """Turn the store's tables of schema version 2 back into what version 1 created."""
+        raise NotImplementedError
+
+    async def undo_version_3(self, store: Any) -> None:
+        """Turn the store's tables back into what schema version 2 created."""
         raise NotImplementedError
 
     # Fixtures shared by the suite ------------------------------------------------------------
@@ -280,6 +288,66 @@ class StoreContract(OrderingContract, ActorStateContract):
         assert await store.purge_dead_letters() == 2
         assert await store.dead_letters() == []
 
+    async def test_dead_letters_are_added_in_one_call(
+        self, store: MessageStore, clock: Clock
+    ) -> None:
+        letters = [
+            dead_letter(n, message_type="T", exception_type="E", tenant=None, failed_at=clock.now)
+            for n in range(1, 302)
+        ]
+        async with store.transaction() as tx:
+            await tx.add_dead_letters([])
+            await tx.add_dead_letters(letters[:1])
+            await tx.add_dead_letters(letters[1:])
+        listed = await store.dead_letters()  # oldest (lowest id) first: in the given order
+        assert [replace(d, id=None) for d in listed] == letters
+        ids = [d.id for d in listed]
+        assert ids == sorted(ids) and len(set(ids)) == len(letters)
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                await tx.add_dead_letters(letters[:2])
+                raise RuntimeError
+        assert (await store.stats()).dead_letters == len(letters)
+
+    async def test_poison_letters_are_kept_whatever_their_bytes(
+        self, store: MessageStore, clock: Clock
+    ) -> None:
+        base = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
+        nul = replace(
+            base,
+            record=replace(
+                base.record,
+                message_id="poison\x00id",
+                key="k\x00\ufffd",  # the text of the raw key below, invalid UTF-8 replaced
+                headers=[("ce_type", b"A\x00B"), ("ce_id", b"poison\x00id"), ("v", b"\xff")],
+                body=b"\x00\xff{",
+            ),
+            message_type="A\x00B",
+            exception_message="[invalid-json] bad \x00 byte",
+            tenant="t\x00",
+            raw_key=b"k\x00\xff",
+        )
+        long = replace(base, message_type=HUGE_TYPE, exception_type=HUGE_TYPE[:3000])
+        async with store.transaction() as tx:
+            ids = [await tx.add_dead_letter(nul), await tx.add_dead_letter(long)]
+        first, second = await store.dead_letters()
+        assert [first.id, second.id] == ids
+        # every byte as read is kept; text fields show a NUL as U+FFFD
+        assert first.raw_key == b"k\x00\xff"
+        assert first.record.headers == nul.record.headers
+        assert first.record.body == b"\x00\xff{"
+        assert (first.record.message_id, first.record.key) == ("poison\ufffdid", "k\ufffd\ufffd")
+        assert (first.message_type, first.tenant) == ("A\ufffdB", "t\ufffd")
+        assert first.exception_message == "[invalid-json] bad \ufffd byte"
+        assert replace(second, id=None) == long
+        found = await store.dead_letters(DeadLetterFilter(message_type=HUGE_TYPE))
+        assert [d.id for d in found] == [ids[1]]
+        found = await store.dead_letters(DeadLetterFilter(exception_type=HUGE_TYPE[:3000]))
+        assert [d.id for d in found] == [ids[1]]
+        async with store.transaction() as tx:
+            taken = await tx.take_dead_letters(ids)
+        assert [d.raw_key for d in taken] == [b"k\x00\xff", None]
+
     async def test_stats(self, store: MessageStore, clock: Clock) -> None:
         empty = await store.stats()
         assert (empty.backlog, empty.oldest_pending_age_seconds, empty.dead_letters) == (0, 0, 0)
@@ -327,12 +395,34 @@ class StoreContract(OrderingContract, ActorStateContract):
         old = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
         async with store.transaction() as tx:
             await tx.add_dead_letter(old)
+        await self.undo_version_4(store)
+        await self.undo_version_3(store)
         await self.undo_version_2(store)
         await store.close()
         again = await make_store(clock=clock)
         async with again.transaction() as tx:
             await tx.add_dead_letter(replace(old, group="dev.a"))
         assert [d.group for d in await again.dead_letters()] == [None, "dev.a"]
+
+    async def test_a_version_2_store_is_migrated(
+        self, store: Any, make_store: MakeStore, clock: Clock
+    ) -> None:
+        old = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
+        async with store.transaction() as tx:
+            await tx.add_dead_letter(old)
+        await self.undo_version_4(store)
+        await self.undo_version_3(store)
+        await store.close()
+        again = await make_store(clock=clock)
+        poison = replace(old, message_type=HUGE_TYPE, raw_key=b"\x00\xff key")
+        async with again.transaction() as tx:
+            await tx.add_dead_letter(poison)
+        listed = await again.dead_letters()
+        assert [(d.raw_key, d.message_type) for d in listed] == [
+            (None, "T"),
+            (b"\x00\xff key", HUGE_TYPE),
+        ]
+        assert await again.dead_letters(DeadLetterFilter(message_type=HUGE_TYPE)) == listed[1:]
 
     async def test_reopening_keeps_the_data(self, store: Any, make_store: MakeStore) -> None:
         await add(store, record(1))

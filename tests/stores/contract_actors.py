@@ -32,8 +32,8 @@ async def states(store: MessageStore, *keys: str) -> dict[str, tuple[int, bytes,
 class ActorStateContract:
     """Actor states are saved only over the version their writer read."""
 
-    async def undo_version_3(self, store: Any) -> None:
-        """Turn the store's tables back into what schema version 2 created."""
+    async def undo_version_4(self, store: Any) -> None:
+        """Turn the store's tables back into what schema version 3 created."""
         raise NotImplementedError
 
     async def test_a_new_actor_is_created_at_version_1_and_loaded_back(
@@ -148,10 +148,10 @@ class ActorStateContract:
         async with store.transaction() as tx:  # cancelling twice changes nothing
             assert await tx.cancel_outgoing("local:g/r", ["m-1"]) == 0
 
-    async def test_a_version_2_store_is_migrated(
+    async def test_a_version_3_store_gets_the_actor_states(
         self, store: Any, make_store: MakeStore, clock: Clock
     ) -> None:
-        await self.undo_version_3(store)
+        await self.undo_version_4(store)
         await store.close()
         again = await make_store(clock=clock)
         assert await save(again, write("a", 0, "v1")) == [True]

@@ -83,19 +83,34 @@ class TestPostgresStore(StoreContract):
 
     async def undo_version_2(self, store: PostgresStore) -> None:
         async with store.transaction() as tx:
-            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
             await tx.connection.execute(
                 self._sql("ALTER TABLE {}.dead_letters DROP COLUMN consumer_group")
             )
             await tx.connection.execute(
-                self._sql("DELETE FROM {}.momentum_schema WHERE version >= 2")
+                self._sql("DELETE FROM {}.momentum_schema WHERE version = 2")
+            )
+
+    async def undo_version_4(self, store: PostgresStore) -> None:
+        async with store.transaction() as tx:
+            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
+            await tx.connection.execute(
+                self._sql("DELETE FROM {}.momentum_schema WHERE version = 4")
             )
 
     async def undo_version_3(self, store: PostgresStore) -> None:
         async with store.transaction() as tx:
-            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
+            for statement in (
+                "ALTER TABLE {}.dead_letters DROP COLUMN raw_key",
+                "DROP INDEX {}.dead_letters_type",
+                "DROP INDEX {}.dead_letters_exception",
+                "DELETE FROM {}.momentum_schema WHERE version = 3",
+            ):
+                await tx.connection.execute(self._sql(statement))
             await tx.connection.execute(
-                self._sql("DELETE FROM {}.momentum_schema WHERE version = 3")
+                self._sql(
+                    "CREATE INDEX dead_letters_type ON {}.dead_letters"
+                    " (message_type, exception_type)"
+                )
             )
 
     # PostgreSQL only -------------------------------------------------------------------------

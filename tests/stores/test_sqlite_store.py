@@ -77,14 +77,19 @@ class TestSqliteStore(StoreContract):
 
     async def undo_version_2(self, store: SqliteStore) -> None:
         async with aiosqlite.connect(store.path) as connection:
-            await connection.execute("DROP TABLE actor_states")
             await connection.execute("ALTER TABLE dead_letters DROP COLUMN consumer_group")
-            await connection.execute("DELETE FROM momentum_schema WHERE version >= 2")
+            await connection.execute("DELETE FROM momentum_schema WHERE version = 2")
+            await connection.commit()
+
+    async def undo_version_4(self, store: SqliteStore) -> None:
+        async with aiosqlite.connect(store.path) as connection:
+            await connection.execute("DROP TABLE actor_states")
+            await connection.execute("DELETE FROM momentum_schema WHERE version = 4")
             await connection.commit()
 
     async def undo_version_3(self, store: SqliteStore) -> None:
         async with aiosqlite.connect(store.path) as connection:
-            await connection.execute("DROP TABLE actor_states")
+            await connection.execute("ALTER TABLE dead_letters DROP COLUMN raw_key")
             await connection.execute("DELETE FROM momentum_schema WHERE version = 3")
             await connection.commit()
 

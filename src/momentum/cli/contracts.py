@@ -1,8 +1,11 @@
 """``momentum topics`` and ``momentum check``: the event contracts of a set of packages.
 
 ``topics`` lists every event with its wire type name, topic, partition key and the local
-handlers that consume it; ``check`` reports contract problems and exits 1 when there are any.
-Both take ``--json`` for scripts. Exit code 2 means the packages could not be imported.
+handlers that consume it; ``check`` reports contract problems and exits 1 when there are any
+(with ``--against REF``, also when an integration event changed incompatibly since REF: see
+:mod:`momentum.cli.compat`). Both take ``--json`` for scripts. Exit code 2 means the packages
+could not be imported (or the baseline could not be read, or, for ``topics``, the
+environment cannot name topics).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from momentum.cli.app import app
+from momentum.cli.errors import usage_error
 from momentum.contracts.checks import Problem, Severity, check_classes
 from momentum.contracts.discovery import EventInfo, MessageKind, defined_classes, find_events
 from momentum.contracts.errors import MomentumError
@@ -49,8 +54,7 @@ def _scan(packages: Sequence[str]) -> list[type]:
     try:
         return defined_classes(import_modules(packages))
     except MomentumError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        usage_error(str(exc))
 
 
 def _handlers(packages: Sequence[str]) -> dict[type, list[str]] | None:
@@ -70,8 +74,8 @@ def _topic(info: EventInfo, env: str) -> str | None:
         return None
     try:
         return topic_name(info.event_type, env)
-    except MomentumError as exc:
-        return f"invalid: {exc}"
+    except MomentumError as exc:  # an environment that cannot name topics
+        usage_error(f"--env {env!r}: {exc}")
 
 
 def _key(info: EventInfo) -> str:
@@ -143,28 +147,68 @@ def _report(problems: list[Problem]) -> str:
 
 
 @app.command("check")
-def check(packages: Packages, as_json: JsonFlag = False) -> None:
+def check(
+    packages: Packages,
+    as_json: JsonFlag = False,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="REF",
+            help="Also report breaking changes since REF: a contract file or a git revision.",
+            show_default=False,
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", metavar="FILE", help="Write the contract file.", show_default=False
+        ),
+    ] = None,
+    casing: Annotated[
+        str,
+        typer.Option(envvar="MOMENTUM_CASING", help="Wire casing: camel, snake or pascal."),
+    ] = "camel",
+) -> None:
     """Check event contracts; exit 1 when there is a problem, 0 when all is well."""
+    compat = None
+    if against is not None or export is not None:
+        from momentum.cli.compat import compatibility
+        from momentum.cli.docs import checked_casing
+
+        wire_casing = checked_casing(casing)
     classes = _scan(packages)
     events = find_events(classes)
     problems = check_classes(classes)
     errors = [p for p in problems if p.severity is Severity.ERROR]
+    if against is not None or export is not None:
+        compat = compatibility(
+            classes, packages, against=against, export=export, casing=wire_casing
+        )
     if as_json:
-        payload = {
+        payload: dict[str, Any] = {
             "ok": not errors,
             "packages": list(packages),
             "events": len(events),
             "problems": [problem.to_dict() for problem in problems],
         }
+        if compat is not None:
+            payload["ok"] = not errors and not compat.breaking
+            payload["compatibility"] = compat.to_dict()
         typer.echo(json.dumps(payload, indent=2))
     elif problems:
         typer.echo(_report(problems))
-        bad = len({p.class_name for p in problems})
+        names = {info.name for info in events}
+        bad = len({p.class_name for p in problems if p.class_name in names})
+        carried = len({p.class_name for p in problems} - names)
+        types = f" and {carried} type(s) they carry" if carried else ""
         typer.echo(
-            f"\n{len(problems)} problem(s) in {bad} of {len(events)} event(s) "
+            f"\n{len(problems)} problem(s) in {bad} of {len(events)} event(s){types} "
             f"in {', '.join(packages)}."
         )
     else:
         typer.echo(f"OK: {len(events)} event(s) in {', '.join(packages)}, no problems.")
-    if errors:
+    if compat is not None and not as_json:
+        typer.echo(f"\n{compat.report()}")
+    if errors or (compat is not None and compat.breaking):
         raise typer.Exit(code=1)

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from momentum.cli.app import app
+from momentum.cli.errors import settings_problems_reported
 from momentum.contracts.errors import MomentumError
 from momentum.runtime.relay import OutboxRelay
 from momentum.runtime.store import DeadLetter, DeadLetterFilter, mask_url
@@ -384,13 +385,14 @@ def demo(
         )
     console = Console()
     try:
-        if kafka is not None:
-            from momentum.cli.demo_processes import run_processes
+        with settings_problems_reported("the demo's settings"):
+            if kafka is not None:
+                from momentum.cli.demo_processes import run_processes
 
-            assert database_url is not None
-            checks = asyncio.run(run_processes(console, kafka, database_url))
-        else:
-            checks = asyncio.run(run_demo(console, database_url))
+                assert database_url is not None
+                checks = asyncio.run(run_processes(console, kafka, database_url))
+            else:
+                checks = asyncio.run(run_demo(console, database_url))
     except (DemoFailedError, MomentumError) as exc:
         console.print(f"\n[bold red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None

@@ -27,7 +27,7 @@ Exit codes: 0 done (also when nothing matched ``list``, ``replay`` or ``purge``)
 ``show`` found no such dead letter, the store cannot be reached (the error names it, password
 masked), the service cannot start, a replayed letter failed again here, its publication failed
 or the replay did not finish within ``--timeout``, or ``purge`` was not confirmed; 2 usage
-error (bad MODULE:SERVICE, option value or time).
+error (bad MODULE:SERVICE, option value or time, invalid settings).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from rich.table import Table
 from rich.text import Text
 
 from momentum.cli.app import app
+from momentum.cli.errors import usage_error
 from momentum.cli.outbox import (
     JsonFlag,
     Target,
@@ -135,20 +136,24 @@ def parse_time(text: str, option: str, now: float) -> float:
     """A POSIX time from ISO 8601 (naive = UTC) or a duration before ``now`` (``2h``, ``30m``).
 
     Raises:
-        typer.BadParameter: Neither form (exit 2).
+        typer.Exit: (2, after one line on stderr) Neither form, or a duration reaching back
+            before the year 1.
     """
     value = text.strip().lower().replace(" ", "")
     if _DURATION.fullmatch(value):
         ago = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
+        try:
+            datetime.fromtimestamp(now - ago, UTC)  # what the stores compare with
+        except (OverflowError, OSError, ValueError):
+            usage_error(f"{option} {text!r}: too far back (before the year 1)")
         return now - ago
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise typer.BadParameter(
-            f"{text!r}: expected an ISO 8601 time (2026-11-23T10:00:00Z) or a duration ago "
-            "(30m, 2h, 1d, 1h30m)",
-            param_hint=option,
-        ) from None
+        usage_error(
+            f"{option} {text!r}: expected an ISO 8601 time (2026-11-23T10:00:00Z) or a "
+            "duration ago (30m, 2h, 1d, 1h30m)"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -284,7 +289,26 @@ def details(letter: DeadLetter) -> dict[str, Any]:
     except UnicodeDecodeError:
         row["body_base64"] = base64.b64encode(letter.record.body).decode("ascii")
     row["stack"] = letter.stack
+    raw = raw_key_of(letter)
+    if raw is not None:
+        row["key_base64"] = base64.b64encode(raw).decode("ascii")
     return row
+
+
+def raw_key_of(letter: DeadLetter) -> bytes | None:
+    """The key as read when its text (``record.key``) does not show it exactly, else ``None``."""
+    raw = letter.raw_key
+    if raw is None or raw == (letter.record.key or "").encode():
+        return None
+    return raw
+
+
+def key_fact(letter: DeadLetter) -> str | None:
+    """The key as ``show`` prints it: its text, and its bytes when the text is not exact."""
+    raw = raw_key_of(letter)
+    if raw is None:
+        return letter.record.key
+    return f"{letter.record.key} (bytes as read: {raw.hex()})"
 
 
 def letters_table(letters: Sequence[DeadLetter]) -> Table:
@@ -346,7 +370,7 @@ def details_renderable(letter: DeadLetter) -> RenderableType:
         ("origin", origin_of(letter)),
         ("tenant", letter.tenant),
         ("replays to", letter.record.destination),
-        ("key", letter.record.key),
+        ("key", key_fact(letter)),
     ]
     for name, fact in rows:
         facts.add_row(name, Text(fact) if fact is not None else Text("-", style="dim"))

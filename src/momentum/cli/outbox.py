@@ -45,13 +45,17 @@ app.add_typer(outbox_app, name="outbox")
 
 
 def fail(message: str) -> NoReturn:
-    """Print ``message`` as an error on stderr and exit 1."""
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    """Print ``message`` as an error on stderr (one line) and exit 1."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(1)
 
 
 def load(target: str) -> Service:
-    """The service ``MODULE:SERVICE`` names (exit 2 when it is not one, 1 when it fails)."""
+    """The service ``MODULE:SERVICE`` names.
+
+    Exit 2 when it is not one or its settings or configuration are invalid, 1 when building
+    it fails otherwise.
+    """
     try:
         return load_service(target)
     except MomentumError as exc:

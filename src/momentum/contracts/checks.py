@@ -14,6 +14,10 @@ Every :class:`Problem` names the class (and field) and says how to fix it. Codes
 - ``invalid-message-type``: a ``__message_type__`` that is not a non-empty string.
 - ``duplicate-type-name``: two event classes with one wire type name.
 - ``not-json-serializable``: an integration event field pydantic cannot serialize to JSON.
+
+The dataclasses and pydantic models an integration event carries (``Cashier`` in
+``CashierCreated``) are part of its contract too: a missing docstring or field description
+there is reported with the same codes as a warning (``momentum check`` still exits 0).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from momentum.contracts.errors import ContractError
 from momentum.contracts.message_types import message_type_name
 from momentum.contracts.modules import import_modules
 from momentum.contracts.partitioning import field_names, partition_key_issues
-from momentum.contracts.topics import frozen_problem
+from momentum.contracts.topics import frozen_problem, get_event_topic
 
 _ENTRY = re.compile(r"\*{0,2}([A-Za-z_][A-Za-z0-9_]*)\s*(?:\([^)]*\))?\s*:\s*(.*)")
 
@@ -83,6 +87,10 @@ def _error(cls: type, code: str, message: str, field: str | None = None) -> Prob
     return Problem(Severity.ERROR, code, _name(cls), field, message)
 
 
+def _warning(cls: type, code: str, message: str, field: str | None = None) -> Problem:
+    return Problem(Severity.WARNING, code, _name(cls), field, message)
+
+
 def _name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -99,6 +107,7 @@ def check_classes(classes: Iterable[type]) -> list[Problem]:
     for info in events:
         problems.extend(check_event(info))
     problems.extend(_duplicates(events))
+    problems.extend(_nested_documentation(events))
     return problems
 
 
@@ -203,7 +212,13 @@ def documented_attributes(docstring: str) -> dict[str, str]:
     return found
 
 
-def _field_description(cls: type, name: str) -> str | None:
+def field_description(cls: type, name: str) -> str | None:
+    """The description of field ``name`` of ``cls``, or ``None`` when it has none.
+
+    Taken from pydantic ``Field(description=...)``, dataclass
+    ``field(metadata={"description": ...})`` or an ``Attributes:`` section of the docstring of
+    ``cls`` or a base class, in that order.
+    """
     model_fields = getattr(cls, "model_fields", None)
     if isinstance(model_fields, dict) and name in model_fields:
         description = getattr(model_fields[name], "description", None)
@@ -234,7 +249,7 @@ def _documentation_problems(cls: type) -> list[Problem]:
             )
         )
     for name in field_names(cls):
-        if _field_description(cls, name) is None:
+        if field_description(cls, name) is None:
             problems.append(
                 _error(
                     cls,
@@ -283,3 +298,67 @@ def _json_problems(cls: type) -> list[Problem]:
             f"{_name(cls)} cannot be serialized to JSON ({whole}).",
         )
     ]
+
+
+def _referenced_classes(hint: Any) -> list[type]:
+    """Classes mentioned anywhere in a type hint (``list[Cashier] | None`` -> ``Cashier``)."""
+    found = [hint] if isinstance(hint, type) else []
+    for arg in typing.get_args(hint):
+        found.extend(_referenced_classes(arg))
+    return found
+
+
+def nested_types(cls: type) -> list[type]:
+    """The dataclasses and pydantic models carried by the fields of ``cls``, at any depth.
+
+    In the order first met, each once, without ``cls`` itself and without events (classes
+    with ``@event_topic``): ``CashierCreated`` -> ``[Cashier]``.
+    """
+    found: dict[type, None] = {}
+    pending = [cls]
+    while pending:
+        current = pending.pop(0)
+        try:
+            hints = typing.get_type_hints(current, include_extras=True)
+        except Exception:  # reported as unresolvable-annotation for events
+            continue
+        for name in field_names(current):
+            for candidate in _referenced_classes(hints.get(name)):
+                if candidate is cls or candidate in found or get_event_topic(candidate):
+                    continue
+                if dataclasses.is_dataclass(candidate) or hasattr(candidate, "model_fields"):
+                    found[candidate] = None
+                    pending.append(candidate)
+    return list(found)
+
+
+def _nested_documentation(events: list[EventInfo]) -> list[Problem]:
+    carriers: dict[type, list[str]] = defaultdict(list)
+    for info in events:
+        if info.kind is MessageKind.INTEGRATION_EVENT:
+            for nested in nested_types(info.event_type):
+                carriers[nested].append(info.event_type.__qualname__)
+    problems: list[Problem] = []
+    for cls, used_by in carriers.items():
+        carried = f"{_name(cls)} (carried by {', '.join(used_by)})"
+        if own_docstring(cls) is None:
+            problems.append(
+                _warning(
+                    cls,
+                    "missing-docstring",
+                    f"{carried} has no docstring: say what it is, and describe each field "
+                    f"in an 'Attributes:' section.",
+                )
+            )
+        problems.extend(
+            _warning(
+                cls,
+                "missing-field-description",
+                f"{carried}: {name} has no description: add '{name}: ...' under "
+                f"'Attributes:' in the class docstring (or Field(description=...)).",
+                name,
+            )
+            for name in field_names(cls)
+            if field_description(cls, name) is None
+        )
+    return problems

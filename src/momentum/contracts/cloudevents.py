@@ -1,6 +1,6 @@
 """CloudEvents 1.0 over Kafka: an :class:`Envelope` to a record value and headers, and back.
 
-Out: binary content mode (DESIGN.md section 2). The value is the message as JSON (see
+Out: binary content mode (README: "Event contracts"). The value is the message as JSON (see
 :mod:`momentum.contracts.serialization`); the headers are, in this order:
 
 ================== ==========================================================================
@@ -37,7 +37,9 @@ stable, so inbox de-duplication keeps working.
 
 Failures raise :class:`MessageDecodeError` subclasses whose ``reason`` is machine-usable:
 ``invalid-cloudevent``, ``unsupported-specversion``, ``unsupported-content-type``,
-``unknown-type`` (consumers skip these), ``invalid-json`` and ``schema-mismatch``.
+``unknown-type`` (consumers skip these), ``invalid-json`` (also for payloads beyond the
+parser's bounds: a number such as ``1e10000000``, nesting deeper than the recursion limit)
+and ``schema-mismatch``; never another exception.
 """
 
 from __future__ import annotations
@@ -52,7 +54,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from momentum.contracts import serialization
-from momentum.contracts.envelope import Envelope, Origin, inbound_envelope, uuid_from_int
+from momentum.contracts.envelope import TRACE_HEADERS as TRACE_HEADERS  # re-exported
+from momentum.contracts.envelope import (
+    Envelope,
+    Origin,
+    inbound_envelope,
+    uuid_from_int,
+)
 from momentum.contracts.errors import (
     InvalidCloudEventError,
     InvalidJsonError,
@@ -79,7 +87,6 @@ TENANT: Final = "tenantid"
 CORRELATION: Final = "correlationid"
 CAUSATION: Final = "causationid"
 ATTEMPTS: Final = "attempts"
-TRACE_HEADERS: Final = ("traceparent", "tracestate")
 
 _SPEC_HEADER: Final = (f"{PREFIX}specversion", SPEC_VERSION.encode())
 _CONTENT_TYPE_HEADER: Final = ("content-type", JSON_CONTENT_TYPE.encode())
@@ -495,11 +502,31 @@ def decode(
 
     Raises:
         MessageDecodeError: A subclass saying why, with a ``reason`` code (see the module).
+            Nothing else: a payload nesting too deeply or holding a number out of range is
+            an :class:`InvalidJsonError` too, never a ``RecursionError`` or a
+            ``decimal.InvalidOperation``.
     """
-    if type(headers) is list and type(value) is bytes:
-        envelope = _decode_common(value, headers, registry, origin)
-        if envelope is not None:
-            return envelope
+    try:
+        if type(headers) is list and type(value) is bytes:
+            envelope = _decode_common(value, headers, registry, origin)
+            if envelope is not None:
+                return envelope
+        return _decode_general(value, headers, registry, origin)
+    except RecursionError:
+        raise InvalidJsonError(
+            "the record nests arrays or objects deeper than the recursion limit"
+        ) from None
+    except ArithmeticError as exc:  # decimal.InvalidOperation, OverflowError
+        raise InvalidJsonError(f"the record holds a number out of range ({exc!r})") from None
+
+
+def _decode_general(
+    value: bytes | bytearray | memoryview | str | None,
+    headers: InboundHeaders | None,
+    registry: MessageTypeRegistry,
+    origin: Origin | None,
+) -> Envelope:
+    """:func:`decode` of any record (binary or structured mode, any header shape)."""
     attributes, content_type, plain = _split_headers(headers)
     if "specversion" in attributes:
         _check_spec(attributes)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from momentum.contracts.message_types import message_type_name
+
+TRACE_HEADERS: Final = ("traceparent", "tracestate")
+"""The W3C Trace Context headers: a message caused by another carries them on."""
 
 ID_BLOCK: Final = 256
 """How many random message ids :func:`new_message_id_text` makes per ``os.urandom`` call."""
@@ -89,17 +92,50 @@ uuid_from_int: Final = _uuid_builder()
 """``uuid.UUID(int=n)`` for a known-valid ``n``, cheaper (same object as ``UUID`` builds)."""
 
 
+RecordHeaders = Sequence[tuple[str, bytes | None]]
+"""A transport record's headers as read: names and raw values (``None``: a null value)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where an inbound message was read from (a Kafka record, a local queue...)."""
+    """Where an inbound message was read from (a Kafka record, a local queue...).
+
+    A transport may also keep the record itself, exactly as it was read: a dead letter of the
+    message then keeps those bytes (its value and headers), not a re-encoding of the message
+    (which would change a foreign producer's casing, time format or content type). These
+    fields take no part in comparisons and ``repr``.
+
+    Attributes:
+        transport: Transport name (``kafka``, ``local``...).
+        topic: Topic (or queue) it was read from.
+        partition: Partition, where the transport has them.
+        offset: Offset (or row id) within it.
+        key: The record's key as read, when the record is kept.
+        value: The record's value as read, when the record is kept.
+        headers: The record's headers as read (``None``: the record is not kept).
+    """
 
     transport: str
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    key: bytes | None = field(default=None, repr=False, compare=False)
+    value: bytes | None = field(default=None, repr=False, compare=False)
+    headers: RecordHeaders | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_record(self) -> bool:
+        """Whether the record is kept as it was read (:attr:`key`, :attr:`value`, ...)."""
+        return self.headers is not None
 
 
-def _origin_factory() -> Callable[[str, str | None, int | None, int | None], Origin]:
+def _origin_factories() -> tuple[
+    Callable[[str, str | None, int | None, int | None], Origin],
+    Callable[
+        [str, str, int, int, bytes | None, bytes | None, RecordHeaders],
+        Origin,
+    ],
+]:
     """``Origin(...)`` without the frozen dataclass ``__init__``: the same object results.
 
     The generated ``__init__`` sets each field through ``object.__setattr__``; here the slots
@@ -109,6 +145,11 @@ def _origin_factory() -> Callable[[str, str | None, int | None, int | None], Ori
     slots = Origin.__dict__
     set_transport, set_topic = slots["transport"].__set__, slots["topic"].__set__
     set_partition, set_offset = slots["partition"].__set__, slots["offset"].__set__
+    set_key, set_value, set_headers = (
+        slots["key"].__set__,
+        slots["value"].__set__,
+        slots["headers"].__set__,
+    )
 
     def make(
         transport: str, topic: str | None, partition: int | None, offset: int | None
@@ -118,13 +159,38 @@ def _origin_factory() -> Callable[[str, str | None, int | None, int | None], Ori
         set_topic(origin, topic)
         set_partition(origin, partition)
         set_offset(origin, offset)
+        set_key(origin, None)
+        set_value(origin, None)
+        set_headers(origin, None)
         return origin
 
-    return make
+    def read(
+        transport: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: RecordHeaders,
+    ) -> Origin:
+        origin: Origin = new(Origin)
+        set_transport(origin, transport)
+        set_topic(origin, topic)
+        set_partition(origin, partition)
+        set_offset(origin, offset)
+        set_key(origin, key)
+        set_value(origin, value)
+        set_headers(origin, headers)
+        return origin
+
+    return make, read
 
 
-new_origin: Final = _origin_factory()
-"""``Origin(transport, topic, partition, offset)``, cheaper: one per consumed record."""
+new_origin, read_origin = _origin_factories()
+"""``new_origin(transport, topic, partition, offset)``: ``Origin(...)``, cheaper.
+
+``read_origin(transport, topic, partition, offset, key, value, headers)`` also keeps the
+record as read (one per consumed Kafka record)."""
 
 
 class Envelope:
@@ -239,13 +305,20 @@ class Envelope:
         return copy
 
     def child(self, message: Any) -> Envelope:
-        """An envelope for a message caused by this one (same correlation and tenant)."""
+        """An envelope for a message caused by this one.
+
+        It has the same correlation, tenant, source and W3C trace context (the
+        ``traceparent`` and ``tracestate`` headers, as they are: the trace goes on through
+        every message a handler publishes, sends, schedules or returns); no other header.
+        """
         parent_id = self.message_id_text
+        headers = self.headers
         return Envelope(
             message,
             correlation_id=self.correlation_id or parent_id,
             causation_id=parent_id,
             tenant_id=self.tenant_id,
+            headers={k: headers[k] for k in TRACE_HEADERS if k in headers} if headers else None,
             source=self.source,
         )
 

@@ -29,6 +29,14 @@ class ContractError(ConfigurationError):
     """An event contract (topic, domain, version, partition key) is invalid."""
 
 
+class ContractBaselineError(ConfigurationError):
+    """``momentum check --against`` cannot read its baseline.
+
+    The baseline is neither a readable contract file nor a git revision whose packages export
+    their contracts (unknown revision, not a git repository, package absent at the revision).
+    """
+
+
 class DuplicateMessageTypeError(ContractError):
     """Two classes claim the same wire type name (``ce_type``)."""
 
@@ -63,6 +71,15 @@ class ValidationError(MomentumError):
         self.failures = tuple(failures)
         details = "; ".join(f"{f.field}: {f.message}" for f in self.failures)
         super().__init__(f"{message_type.__qualname__} is invalid: {details}")
+
+
+class InvalidMessageError(MomentumError, TypeError):
+    """Something that is not a message was given to the bus (``None``, a dict, a class...).
+
+    A message is an instance of a class of the application's: an event (a frozen dataclass
+    or pydantic model; with ``@event_topic`` an integration event) or a ``Command`` /
+    ``Query`` subclass.
+    """
 
 
 class TransportError(MomentumError):

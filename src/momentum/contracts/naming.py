@@ -1,16 +1,26 @@
 """Name conventions shared with Momentum's .NET services: cases, plurals, environments, URNs.
 
 Every function here is pure and deterministic; topic names and the service URN are built from
-them, so a change here changes wire names (DESIGN.md section 2).
+them, so a change here changes wire names.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import Any
 
 from momentum.contracts.errors import InvalidDomainError, InvalidServiceNameError
+from momentum.contracts.plurals import pluralize
+
+__all__ = [
+    "domain_problem",
+    "environment_short_name",
+    "kebab_case",
+    "pluralize",
+    "service_urn",
+    "snake_case",
+    "validate_domain",
+    "validate_service_name",
+]
 
 _DOMAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
@@ -57,131 +67,6 @@ def kebab_case(name: str) -> str:
 def snake_case(name: str) -> str:
     """``AppDomain`` -> ``app_domain``: the words of :func:`kebab_case` joined by ``_``."""
     return "_".join(word.lower() for word in _words(name))
-
-
-def pluralize(word_or_kebab: str) -> str:
-    """Pluralize the last word of a name, keeping everything else and the casing as given.
-
-    ``user-account`` -> ``user-accounts``, ``SalesPerson`` -> ``SalesPeople``,
-    ``category`` -> ``categories``. Words already plural, uncountable or invariant are left
-    alone (``businesses``, ``accounting``, ``sheep``, ``series``), so pluralizing twice
-    changes nothing. The last word is found with the same boundaries as :func:`kebab_case`;
-    a last word without letters (``user-2``) is left alone.
-    """
-    words = _words(word_or_kebab)
-    if not words:
-        return word_or_kebab
-    last = words[-1]
-    if not any(char.isalpha() for char in last):
-        return word_or_kebab
-    start = word_or_kebab.rindex(last)
-    end = start + len(last)
-    plural = _recase(last, plural_noun(last.lower()))
-    return word_or_kebab[:start] + plural + word_or_kebab[end:]
-
-
-def _recase(original: str, plural: str) -> str:
-    """Give ``plural`` (lower-case) the casing of ``original``."""
-    if len(original) > 1 and original.isupper():
-        return plural.upper()
-    shared = 0
-    for mine, theirs in zip(original.lower(), plural, strict=False):
-        if mine != theirs:
-            break
-        shared += 1
-    return original[:shared] + plural[shared:]
-
-
-# Where inflect's answer is not the one we want (each entry is tested):
-# - Latin/Greek plurals: inflect's modern default says "indexes", "mediums", "cactuses"; Momentum
-#   .NET (whose topic names ours must match) and Rails-style inflectors say "indices", "media".
-# - inflect treats "-man" in "German"/"Roman" as "man" ("Germen").
-_IRREGULAR = {
-    "appendix": "appendices",
-    "cactus": "cacti",
-    "consortium": "consortia",
-    "curriculum": "curricula",
-    "focus": "foci",
-    "fungus": "fungi",
-    "german": "germans",
-    "index": "indices",
-    "matrix": "matrices",
-    "medium": "media",
-    "memorandum": "memoranda",
-    "millennium": "millennia",
-    "radius": "radii",
-    "roman": "romans",
-    "syllabus": "syllabi",
-    "vertex": "vertices",
-}
-_KNOWN_PLURALS = frozenset(_IRREGULAR.values())
-# Uncountable or invariant nouns inflect pluralizes anyway ("accountings", "softwares").
-_UNCOUNTABLE = frozenset(
-    {
-        "accounting",
-        "advice",
-        "bison",
-        "chaos",
-        "elk",
-        "evidence",
-        "feedback",
-        "firmware",
-        "hardware",
-        "homework",
-        "knowledge",
-        "middleware",
-        "money",
-        "music",
-        "police",
-        "progress",
-        "research",
-        "rice",
-        "software",
-        "staff",
-        "swine",
-        "tennis",
-        "traffic",
-        "weather",
-    }
-)
-# inflect.singular_noun() strips the "s" of these singular words ("bu", "alia", "analysi"),
-# which would make them look plural already; so do all words ending in "-us" (except the
-# plurals of nouns ending in "-u") and "-sis".
-_SINGULAR_ENDING_IN_S = frozenset(
-    {"alias", "atlas", "axis", "bias", "canvas", "gas", "iris", "lens", "metropolis", "trellis"}
-)
-_NOUNS_ENDING_IN_U = frozenset(
-    {"emu", "gnu", "guru", "haiku", "impromptu", "menu", "sudoku", "tofu", "tutu", "zebu"}
-)
-
-
-@cache
-def _engine() -> Any:
-    import inflect  # imported lazily: it takes about a second to import
-
-    return inflect.engine()
-
-
-@cache
-def plural_noun(word: str) -> str:
-    """The plural of one lower-case English noun; plural or uncountable nouns come back as is."""
-    if word in _UNCOUNTABLE or word in _KNOWN_PLURALS:
-        return word
-    irregular = _IRREGULAR.get(word)
-    if irregular is not None:
-        return irregular
-    if _is_plural(word):
-        return word
-    return str(_engine().plural_noun(word))
-
-
-def _is_plural(word: str) -> bool:
-    if word in _SINGULAR_ENDING_IN_S or word.endswith("sis"):
-        return False
-    if word.endswith("us") and word[:-1] not in _NOUNS_ENDING_IN_U:
-        return False
-    singular = _engine().singular_noun(word)
-    return bool(singular) and singular != word and _engine().plural_noun(singular) == word
 
 
 def environment_short_name(environment: str) -> str:

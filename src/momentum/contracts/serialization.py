@@ -22,14 +22,14 @@ Wire decisions (what .NET Momentum's System.Text.Json writes and reads):
 
 Every failure is typed: :class:`MessageEncodeError` when writing, :class:`InvalidJsonError`
 (``invalid-json``) and :class:`SchemaMismatchError` (``schema-mismatch``) when reading, with a
-message naming the class and the field.
+message naming the class and the field. Reading costs a bounded time whatever the input
+(:mod:`momentum.contracts.json_parsing`: number length and exponent, nesting depth).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -52,6 +52,7 @@ from momentum.contracts.errors import (
     MessageEncodeError,
     SchemaMismatchError,
 )
+from momentum.contracts.json_parsing import parse_bounded_json
 
 Casing = Literal["camel", "snake", "pascal"]
 """How property names are written: ``tenantId``, ``tenant_id`` or ``TenantId``."""
@@ -68,6 +69,8 @@ _DECIMAL_STRING: Final = re.compile(b'"' + _DECIMAL_MARK.encode() + b'([^"]*)"')
 _HOOK_ERROR: Final = f"{MessageEncodeError.__name__}: "
 _OWNER: Final = "\x00"  # marks a class name on the rewriter's path
 _SKIP_KEYS: Final = frozenset({"metadata", "cls", "function", "ref", "cls_repr"})
+DECIMAL_MARKER: Final = "momentum_decimal"
+"""Key set in the ``metadata`` of the number schema standing for a ``Decimal`` (doc mode)."""
 
 
 def _qualname(cls: type) -> str:
@@ -264,7 +267,7 @@ class _Rewriter:
                     _decimal_writer(self.where), when_used="json"
                 )
             elif self.mode == "doc":
-                doc: dict[str, Any] = {"type": "float"}
+                doc: dict[str, Any] = {"type": "float", "metadata": {DECIMAL_MARKER: True}}
                 for bound in ("le", "ge", "lt", "gt", "multiple_of"):
                     if bound in node:
                         doc[bound] = node[bound]
@@ -453,16 +456,11 @@ def _mismatch(cls: type, error: ValidationError) -> SchemaMismatchError:
 def parse_json(data: bytes | bytearray | memoryview | str, cls: type | None = None) -> Any:
     """Parse JSON text keeping every digit of fractional numbers (they come back as Decimal).
 
-    Raises :class:`InvalidJsonError` (naming ``cls`` when given) on malformed input.
+    The cost is bounded (:func:`~momentum.contracts.json_parsing.parse_bounded_json`).
+    Raises :class:`InvalidJsonError` (naming ``cls`` when given) on malformed or
+    out-of-bounds input.
     """
-    try:
-        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-        return json.loads(text, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError) as exc:
-        target = f"{_qualname(cls)}: " if cls is not None else ""
-        raise InvalidJsonError(
-            f"{target}payload is not valid UTF-8 JSON: {exc}", message_type=cls
-        ) from None
+    return parse_bounded_json(data, cls, _qualname(cls) if cls is not None else None)
 
 
 # --- the codec ---------------------------------------------------------------------------------
@@ -500,6 +498,16 @@ class _Decoder:
             return tolerant.validate_python(value)
         except ValidationError as exc:
             raise _mismatch(self.cls, exc) from None
+        except RecursionError:
+            raise InvalidJsonError(
+                f"{_qualname(self.cls)}: payload nests deeper than the recursion limit",
+                message_type=self.cls,
+            ) from None
+        except ArithmeticError as exc:  # decimal.InvalidOperation from a value's conversion
+            raise SchemaMismatchError(
+                f"{_qualname(self.cls)}: payload does not match the class: {exc!r}",
+                message_type=self.cls,
+            ) from None
 
 
 class MessageCodec:
@@ -611,8 +619,18 @@ def decode(cls: type, data: bytes | bytearray | memoryview | str) -> Any:
     return codec(cls).decode(data)
 
 
+def doc_core_schema(cls: type, casing: Casing = DEFAULT_CASING) -> Any:
+    """The pydantic core schema describing ``cls`` as written on the wire in ``casing``.
+
+    Property names carry their wire aliases and ``Decimal`` fields are JSON numbers (marked
+    with :data:`DECIMAL_MARKER` in their ``metadata``): feed it to a
+    ``pydantic.json_schema.GenerateJsonSchema`` with ``by_alias=True`` in ``serialization``
+    mode, as :func:`json_schema` does.
+    """
+    return _rewrite(cls, "doc", _check_casing(casing))[0]
+
+
 def json_schema(cls: type, casing: Casing = DEFAULT_CASING) -> dict[str, Any]:
     """The JSON Schema of ``cls`` as written on the wire in ``casing`` (for docs and AsyncAPI)."""
-    schema, _ = _rewrite(cls, "doc", _check_casing(casing))
     generator = GenerateJsonSchema(by_alias=True)
-    return generator.generate(schema, mode="serialization")
+    return generator.generate(doc_core_schema(cls, casing), mode="serialization")

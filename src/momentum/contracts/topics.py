@@ -1,7 +1,7 @@
 """``@event_topic`` and ``topic_name``: where an integration event is published.
 
 A topic name is ``{env}.{domain}.{public|internal}.{topic}[.{version}]``, all lower-case
-(DESIGN.md section 2). It never depends on which service computes it, so a publisher and its
+(README: "Event contracts"). It never depends on which service computes it, so a publisher and its
 consumers always agree. Every mistake in a declaration is reported when the decorator runs, by
 a :class:`ContractError` subclass whose message names the class and says how to fix it.
 

@@ -6,7 +6,7 @@ from momentum.kafka import KafkaConfig, KafkaTransport
 transport = KafkaTransport(KafkaConfig(bootstrap_servers="127.0.0.1:9092"))
 ```
 
-Needs the ``kafka`` extra: ``pip install 'momentum[kafka]'``.
+Needs the ``kafka`` extra: ``pip install 'momentum-messaging[kafka]'``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ try:
     import confluent_kafka  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "momentum.kafka needs confluent-kafka: pip install 'momentum[kafka]'"
+        "momentum.kafka needs confluent-kafka: pip install 'momentum-messaging[kafka]'"
     ) from exc
 
 from momentum.kafka.config import GcTuning, KafkaConfig, TopicProvisioning

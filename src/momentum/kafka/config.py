@@ -16,14 +16,13 @@ from types import MappingProxyType
 
 from momentum.contracts.errors import ConfigurationError
 from momentum.contracts.serialization import Casing
+from momentum.runtime.redaction import redact
 
 logger = logging.getLogger("momentum.kafka")
 
 ConfigValue = str | int | float | bool
 """A librdkafka property value (passed through unchanged)."""
 
-_SECRET_MARKERS = ("password", "secret", "token", "ssl.key.pem", "sasl.oauthbearer.config")
-_REDACTED = "<redacted>"
 
 PRODUCER_DEFAULTS: Mapping[str, ConfigValue] = MappingProxyType(
     {
@@ -48,17 +47,6 @@ CONSUMER_DEFAULTS: Mapping[str, ConfigValue] = MappingProxyType(
     }
 )
 """Consumer defaults: offsets are committed by the transport only after handling."""
-
-
-def is_secret(name: str) -> bool:
-    """Whether the librdkafka property ``name`` holds a secret that must not be shown."""
-    lowered = name.lower()
-    return any(marker in lowered for marker in _SECRET_MARKERS)
-
-
-def redact(properties: Mapping[str, ConfigValue]) -> dict[str, ConfigValue]:
-    """``properties`` with every secret value replaced by ``<redacted>``."""
-    return {k: (_REDACTED if is_secret(k) else v) for k, v in properties.items()}
 
 
 def _frozen(values: Mapping[str, ConfigValue] | None) -> Mapping[str, ConfigValue]:

@@ -4,7 +4,8 @@ The thread is the only one that touches the ``confluent_kafka.Consumer``. It loo
 commands the event loop queued (commit, pause, resume, watermark queries), then take the
 records that are ready (blocking at most ``poll_timeout`` seconds for the first one when none
 is), decode them and hand them to the
-:class:`~momentum.kafka.dispatcher.Dispatcher` with ``loop.call_soon_threadsafe``. It keeps
+:class:`~momentum.kafka.dispatcher.Dispatcher` with ``loop.call_soon_threadsafe`` (poison
+records with them: they are kept on the loop, never on this thread). It keeps
 polling while partitions are paused, so the member never leaves the group for being slow.
 
 Rebalance callbacks run on this thread, inside ``consume``. An assignment gets an epoch per
@@ -24,7 +25,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -35,6 +36,9 @@ from momentum.kafka.dispatcher import ConsumerControl, Dispatcher, Offsets
 from momentum.kafka.partitions import InboundRecord
 from momentum.kafka.producer import librdkafka_logger
 from momentum.runtime.ports import Receiver
+
+if TYPE_CHECKING:
+    from momentum.kafka.rejected import PoisonKeeper
 
 logger = logging.getLogger("momentum.kafka.consumer")
 
@@ -54,12 +58,13 @@ class ConsumerThread(ConsumerControl):
         topics: Sequence[str],
         decoder: RecordDecoder,
         receiver: Receiver,
+        keeper: PoisonKeeper | None = None,
     ) -> None:
         self._config = config
         self._group = group
         self._topics = list(topics)
         self._decoder = decoder
-        self.dispatcher = Dispatcher(config, receiver, self)
+        self.dispatcher = Dispatcher(config, receiver, self, keeper)
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._epochs: dict[tuple[str, int], int] = {}
@@ -114,11 +119,13 @@ class ConsumerThread(ConsumerControl):
     def _run(self) -> None:
         consumer = self._consumer
         try:
+            flush_log = self._decoder.flush_log
             while not self._stop.is_set():
                 self._run_commands()
                 messages = self._fetch(consumer)
                 if messages:
                     self._deliver(messages)
+                flush_log()
         except BaseException as exc:  # surfaced by wait_idle and the transport
             self.failure = exc
             logger.exception("Kafka consumer thread of group %r failed", self._group)
@@ -190,7 +197,11 @@ class ConsumerThread(ConsumerControl):
             envelope = decode(message.value(), message.headers(), topic, partition, offset, key)
             append(make(InboundRecord, (topic, partition, offset, key, envelope)))
         if records:
-            self._call_soon(self.dispatcher.accept, records)
+            decoder = self._decoder
+            if decoder.rejected:  # poison: held until kept (off this thread)
+                self._call_soon(self.dispatcher.accept, records, decoder.take_rejected())
+            else:
+                self._call_soon(self.dispatcher.accept, records)
 
     def _on_message_error(self, error: Any, message: Any) -> None:
         if error.code() == KafkaError._PARTITION_EOF:

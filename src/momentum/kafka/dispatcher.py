@@ -17,12 +17,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.errors import StoreError, TransportError
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.partitions import InboundRecord, PartitionWorker, TopicPartition
-from momentum.runtime.ports import DurableReceiver, Receiver, RevokeListener
+from momentum.runtime.ports import DurableReceiver, Receiver, RejectedRecord, RevokeListener
+
+if TYPE_CHECKING:
+    from momentum.kafka.rejected import PoisonKeeper
 
 logger = logging.getLogger("momentum.kafka.consumer")
 
@@ -49,8 +53,15 @@ class ConsumerControl:
 class Dispatcher:
     """Partition workers, commits and back pressure for one consumer (loop side)."""
 
-    def __init__(self, config: KafkaConfig, receiver: Receiver, control: ConsumerControl) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        receiver: Receiver,
+        control: ConsumerControl,
+        keeper: PoisonKeeper | None = None,
+    ) -> None:
         self._config = config
+        self._keeper = keeper
         self._receiver = receiver
         durable = receiver if isinstance(receiver, DurableReceiver) else None
         self._settle = durable.settle if durable is not None else None
@@ -94,19 +105,32 @@ class Dispatcher:
         self.assigned_once.set()
         self._notify()
 
-    def accept(self, records: Sequence[InboundRecord]) -> None:
-        """Route a batch of records to their partition workers."""
+    def accept(
+        self, records: Sequence[InboundRecord], rejected: Sequence[RejectedRecord] = ()
+    ) -> None:
+        """Route a batch of records to their partition workers.
+
+        ``rejected`` are the batch's poison records (their ``InboundRecord`` carries no
+        envelope): each is held unfinished until the keeper has kept it.
+        """
         if self.stopped:
             return
         touched: set[PartitionWorker] = set()
         expect = self._expect
         if expect is not None:  # their inbox checks in one query, ahead of their turn
             expect([r.envelope for r in records if r.envelope is not None])
+        poison = {(r.topic, r.partition, r.offset): r for r in rejected} if rejected else None
         for record in records:
             worker = self.workers.get((record.topic, record.partition))
             if worker is None:  # revoked between fetch and now: the next owner reads it
                 continue
             try:
+                if poison is not None and record.envelope is None:
+                    found = poison.get((record.topic, record.partition, record.offset))
+                    if found is not None:
+                        self._hold(worker, found)
+                        touched.add(worker)
+                        continue
                 worker.accept(record)
             except TransportError as exc:  # offsets went backwards (a reset): not handled twice
                 logger.error("%s[%d]: %s; record ignored", record.topic, record.partition, exc)
@@ -117,13 +141,36 @@ class Dispatcher:
                 worker.paused = True
                 self.pauses += 1
                 self._control.pause(worker.tp, worker.epoch)
-                logger.debug("paused %s[%d] (%d buffered)", *worker.tp, worker.buffered)
+                logger.info(
+                    "paused %s[%d] for back pressure: %d records unfinished (limit %d); "
+                    "resumed at %d",
+                    *worker.tp,
+                    worker.buffered,
+                    self._config.max_buffered_per_partition,
+                    self._resume_at,
+                )
                 self._spawn(self._resume_when_drained(worker))
         self._notify()
 
+    def _hold(self, worker: PartitionWorker, record: RejectedRecord) -> None:
+        """A poison record: unfinished until kept (at once without a keeper)."""
+        offset = record.offset
+        assert offset is not None
+        worker.hold(offset)
+        if self._keeper is None:
+            worker.release(offset)
+        else:
+            self._keeper.keep(record, partial(worker.release, offset))
+
     async def revoke(self, partitions: Sequence[TopicPartition]) -> Offsets:
-        """Finish the running handlers of ``partitions``; return the offsets to commit."""
+        """Finish the running handlers of ``partitions``; return the offsets to commit.
+
+        Poison records being kept get ``revoke_timeout`` to be kept first (their offsets
+        are committed only then).
+        """
         self.revocations += 1
+        if self._keeper is not None and self._keeper.pending:
+            await self._keeper.drain(self._config.revoke_timeout)
         workers = [w for tp in partitions if (w := self.workers.pop(tp, None)) is not None]
         offsets: Offsets = []
         results = await asyncio.gather(
@@ -200,7 +247,7 @@ class Dispatcher:
         if self.workers.get(worker.tp) is worker:
             worker.paused = False
             self._control.resume(worker.tp, worker.epoch)
-            logger.debug("resumed %s[%d] (%d buffered)", *worker.tp, worker.buffered)
+            logger.info("resumed %s[%d]: %d records unfinished", *worker.tp, worker.buffered)
 
     def pending_commits(self) -> Offsets:
         """Offsets that advanced since the last commit (not yet marked as committed)."""
@@ -238,6 +285,11 @@ class Dispatcher:
     def in_flight(self) -> int:
         """Records received by this consumer and not yet done."""
         return sum(w.buffered for w in self.workers.values())
+
+    @property
+    def paused_partitions(self) -> list[TopicPartition]:
+        """Partitions whose fetching is paused for back pressure, sorted."""
+        return sorted(tp for tp, worker in self.workers.items() if worker.paused)
 
     @property
     def parked_keys(self) -> int:

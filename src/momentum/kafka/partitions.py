@@ -119,6 +119,15 @@ class PartitionWorker:
         lane.queue.append(record)
         lane.wake.set()
 
+    def hold(self, offset: int) -> None:
+        """Track a record that is not handled but must be kept first (poison)."""
+        self.tracker.add(offset)
+
+    def release(self, offset: int) -> None:
+        """A held record is kept: it counts as done."""
+        if not self._closing:
+            self._complete(offset)
+
     def _complete(self, offset: int) -> None:
         self.tracker.complete(offset)
         self.progress.set()

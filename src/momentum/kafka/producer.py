@@ -336,7 +336,7 @@ class AsyncProducer:
         return self._in_flight
 
     def submit(
-        self, topic: str, key: str | bytes, value: bytes, headers: Headers
+        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers
     ) -> SingleDelivery | None:
         """Produce one record now; its delivery, or ``None`` while the local queue is full.
 
@@ -356,7 +356,9 @@ class AsyncProducer:
             raise delivery_error(topic, produce_error(exc)) from None
         return delivery
 
-    async def send(self, topic: str, key: str | bytes, value: bytes, headers: Headers) -> None:
+    async def send(
+        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers
+    ) -> None:
         """Produce one record and wait for its delivery report.
 
         Raises :class:`TransportError` (with the topic and reason) when the record cannot be
@@ -459,6 +461,18 @@ class AsyncProducer:
             await delivery.future
         delivery.fail_pending()  # the producer stopped before every report arrived
         return delivery.error()
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the cluster for its metadata (on a worker thread); raises if none answers."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka producer is not started")
+        try:
+            metadata = await asyncio.to_thread(producer.list_topics, timeout=timeout)
+        except KafkaException as exc:
+            raise TransportError(f"Kafka is unreachable: {produce_error(exc)}") from None
+        if not metadata.brokers:
+            raise TransportError("Kafka is unreachable: the metadata names no broker")
 
     async def wait_idle(self) -> None:
         """Return once every record sent so far has a delivery report."""

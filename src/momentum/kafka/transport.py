@@ -14,7 +14,6 @@ offset only once every record below it is handled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, cast
@@ -31,21 +30,21 @@ from momentum.contracts.cloudevents import (
 )
 from momentum.contracts.envelope import Envelope, new_message_id_text
 from momentum.contracts.errors import TransportError
-from momentum.contracts.partitioning import partition_key
-from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder, encode_record
+from momentum.kafka.catch_up import caught_up
+from momentum.kafka.codec import TRANSPORT_NAME, RecordDecoder
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.consumer import ConsumerThread
-from momentum.kafka.dead_letters import PoisonForwarder, dead_letter_headers
+from momentum.kafka.dead_letters import DeadLetterCopies, dead_letter_copy, too_large
 from momentum.kafka.deliveries import KafkaDeliveries
 from momentum.kafka.dispatcher import Dispatcher
 from momentum.kafka.producer import STOPPED, AsyncProducer, delivery_error, produce_error
 from momentum.kafka.provisioning import dead_letter_topic, provision_topics
+from momentum.kafka.rejected import PoisonKeeper
 from momentum.runtime.dead_letters import DeadLetterRecord
 from momentum.runtime.ports import (
     PENDING,
     Destination,
     Receiver,
-    RejectedRecord,
     RejectedSink,
     RevokeListener,
     Subscription,
@@ -53,13 +52,6 @@ from momentum.runtime.ports import (
 from momentum.runtime.store import OutgoingRecord
 
 logger = logging.getLogger("momentum.kafka")
-
-Targets = dict[tuple[str, int], tuple[int, int]]
-"""Per assigned partition: (high watermark, offset consumption starts from)."""
-
-WATERMARK_TIMEOUT = 10.0
-REJECTED_TIMEOUT = 30.0
-"""How long the consumer thread waits for a poison record to be stored before going on."""
 
 
 class KafkaTransport:
@@ -76,9 +68,8 @@ class KafkaTransport:
         self._producer: AsyncProducer | None = None
         self._consumer: ConsumerThread | None = None
         self._decoder: RecordDecoder | None = None
-        self._poison: PoisonForwarder | None = None
+        self._keeper: PoisonKeeper | None = None
         self._rejected_sink: RejectedSink | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: Dispatcher | None = None
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
@@ -101,18 +92,22 @@ class KafkaTransport:
         self._producer = producer
         if topics:
             types = [t for s in subscriptions for t in s.message_types]
-            self._poison = PoisonForwarder(self.config.producer_config())
-            self._loop = asyncio.get_running_loop()
             owned = [s.topic for s in subscriptions if s.owned]
-            self._decoder = RecordDecoder(types, on_poison=self._poisoned, owned_topics=owned)
-            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver)
+            self._decoder = RecordDecoder(types, owned_topics=owned, group=group)
+            keeper = PoisonKeeper(
+                DeadLetterCopies(self.config.producer_config()), lambda: self._rejected_sink
+            )
+            consumer = ConsumerThread(self.config, group, topics, self._decoder, receiver, keeper)
             consumer.dispatcher.revoke_listener = self._revoke_listener
             try:
                 consumer.start()
             except BaseException:
                 await producer.stop()
                 self._producer = None
+                await keeper.close()
                 raise
+            keeper.start()
+            self._keeper = keeper
             self._consumer = consumer
             self._dispatcher = consumer.dispatcher
             if self._paused:
@@ -131,43 +126,24 @@ class KafkaTransport:
             self._producer = None
             if producer is not None:
                 await producer.stop()
-            if self._poison is not None:
-                await asyncio.to_thread(self._poison.close)
-                self._poison = None
+            keeper, self._keeper = self._keeper, None
+            if keeper is not None:
+                await keeper.close()
 
     def on_revoked(self, listener: RevokeListener) -> None:
-        """Await ``listener`` with partitions revoked or lost (the runtime's actors).
-
-        At a revoke it runs once the partitions' running handlers finished and before the
-        handled records are settled and their offsets committed.
-        """
+        """Await ``listener`` with lost partitions, and revoked ones before their commit."""
         self._revoke_listener = listener
         if self._dispatcher is not None:
             self._dispatcher.revoke_listener = listener
 
     def on_rejected(self, sink: RejectedSink) -> None:
-        """Also hand each poison record to ``sink`` (the store's dead letters) before commit."""
-        self._rejected_sink = sink
+        """Also hand poison records to ``sink`` (the store's dead letters) before commit.
 
-    def _poisoned(self, poison: RejectedRecord) -> None:
-        """On the consumer thread: to ``<topic>.dlq``, then to the sink, then done."""
-        forwarder, sink, loop = self._poison, self._rejected_sink, self._loop
-        if forwarder is not None:
-            forwarder(poison)
-        if sink is None or loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(sink(poison), loop).result(REJECTED_TIMEOUT)
-        except Exception as exc:  # the consumer must not stall on a failing store
-            logger.error(
-                "poison record %s[%d]@%d could not be stored as a dead letter (%r); it is on "
-                "%s only",
-                poison.topic,
-                poison.partition,
-                poison.offset,
-                exc,
-                dead_letter_topic(poison.topic),
-            )
+        Poison records are kept in batches (:class:`~momentum.kafka.rejected.PoisonKeeper`):
+        their ``<topic>.dlq`` copies produced and flushed together, then the batch handed
+        to ``sink``; a record's offset counts as done once ``sink`` returned for it.
+        """
+        self._rejected_sink = sink
 
     def pause(self) -> None:
         """Stop handing records to the receiver; running handlers finish, the group is kept.
@@ -280,17 +256,51 @@ class KafkaTransport:
         return KafkaDeliveries(records, delivery, unavailable)
 
     async def publish_dead_letter(self, record: DeadLetterRecord, topic: str) -> None:
-        """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers."""
+        """Write ``record`` to ``<topic>.dlq``: the original record plus failure headers.
+
+        A message read from Kafka is written as it was read (key, value and headers byte
+        for byte); any other as its CloudEvents record. A copy too large for the message
+        size limit is written without its value (``momentum-dlq-value-omitted``: its size).
+        Raises :class:`TransportError` when no copy could be written.
+        """
         producer = self._producer
         if producer is None:
             raise TransportError("the Kafka transport is not started")
         target = dead_letter_topic(topic)
         if self.config.provisioning.enabled:
             await self._provision([target])
-        key, value, headers = encode_record(
-            record.envelope, partition_key(record.envelope.message), self.config.casing
-        )
-        await producer.send(target, key, value, headers + dead_letter_headers(record))
+        copy = dead_letter_copy(record, self.config.casing)
+        try:
+            await producer.send(target, copy.key, copy.value, copy.headers)
+        except TransportError as exc:
+            if not too_large(exc):
+                raise
+            stripped = copy.without_value()
+            await producer.send(target, stripped.key, stripped.value, stripped.headers)
+            logger.warning(
+                "dead letter of %s %s written to %s without its value (%d bytes: %s); the "
+                "service's dead letters keep it whole",
+                record.envelope.message_type,
+                record.envelope.message_id,
+                target,
+                len(copy.value),
+                exc,
+            )
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Send one record exactly as given (the key as bytes) and wait for its acknowledgement.
+
+        Replays use it for records whose key is no text (a poison record's binary key).
+        Raises :class:`TransportError` with the topic and reason when it is not delivered.
+        """
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        if self.config.provisioning.enabled:
+            await self._provision([topic])
+        await producer.send(topic, key, value, list(headers))
 
     async def _provision_each(self, topics: set[str]) -> dict[str, BaseException]:
         """Provision ``topics`` not provisioned yet; the failure of each that failed."""
@@ -340,13 +350,61 @@ class KafkaTransport:
 
     @property
     def poison_records(self) -> int:
-        """Undecodable records committed without handling since start."""
+        """Undecodable records rejected since start (kept as dead letters, never handled)."""
         return self._decoder.poison if self._decoder is not None else 0
+
+    @property
+    def poison_kept(self) -> int:
+        """Poison records kept since start: in the store's dead letters, else on ``.dlq``.
+
+        Their offsets count as done from then on (see :meth:`on_rejected`).
+        """
+        keeper = self._keeper
+        return keeper.kept if keeper is not None else 0
 
     @property
     def skipped_records(self) -> int:
         """Records of types this service does not handle, committed without handling."""
         return self._decoder.skipped if self._decoder is not None else 0
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; :class:`TransportError` when none answers in time."""
+        producer = self._producer
+        if producer is None:
+            raise TransportError("the Kafka transport is not started")
+        await producer.check_connection(timeout)
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: records on the broker past the group's committed offset.
+
+        The high watermark is the one the consumer last fetched (no broker request); the
+        committed offsets are asked of the group coordinator (one request). A partition
+        without a committed offset counts from its low watermark.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        assigned = [TopicPartition(t, p) for t, p in self.assignment]
+        if not assigned:
+            return {}
+
+        def measure(client: Any) -> dict[tuple[str, int], int]:
+            lag: dict[tuple[str, int], int] = {}
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in client.committed(assigned, timeout=5)
+            }
+            for tp in assigned:
+                low, high = client.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    continue  # nothing fetched yet: unknown
+                done = committed.get((tp.topic, tp.partition), -1)
+                lag[(tp.topic, tp.partition)] = max(high - (done if done >= 0 else low), 0)
+            return lag
+
+        try:
+            return await consumer.query(measure)
+        except KafkaException as exc:
+            raise TransportError(f"cannot measure the consumer lag: {exc}") from None
 
     @property
     def assignment(self) -> list[tuple[str, int]]:
@@ -359,6 +417,16 @@ class KafkaTransport:
         """Records received by this consumer and not yet handled (queued or running)."""
         consumer = self._consumer
         return consumer.dispatcher.in_flight if consumer is not None else 0
+
+    @property
+    def paused_partitions(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs paused for back pressure now, sorted.
+
+        A partition is paused once ``max_buffered_per_partition`` of its records are
+        unfinished, and resumed at half that (each transition is logged once).
+        """
+        dispatcher = self._dispatcher
+        return dispatcher.paused_partitions if dispatcher is not None else []
 
     @property
     def pauses(self) -> int:
@@ -380,51 +448,9 @@ class KafkaTransport:
                 await self._producer.wait_idle()
             consumer = self._consumer
             if consumer is not None:
-                await _caught_up(consumer)
+                await caught_up(consumer)
             if self._producer is None or self._producer.in_flight == 0:
                 return
-
-
-async def _caught_up(consumer: ConsumerThread) -> None:
-    if consumer.failure is not None:
-        raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
-    dispatcher = consumer.dispatcher
-    await dispatcher.assigned_once.wait()
-    targets = await consumer.query(lambda c: _targets(consumer, c))
-    while True:
-        changed = dispatcher.watch()
-        behind = False
-        for tp, (high, start) in targets.items():
-            if tp not in dispatcher.workers:
-                continue  # revoked meanwhile: another member handles it
-            position = dispatcher.position(tp)
-            if (start if position is None else position) < high:
-                behind = True
-                break
-        if not behind:
-            return
-        if consumer.failure is not None:
-            raise TransportError(f"the Kafka consumer failed: {consumer.failure!r}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), 0.5)
-
-
-def _targets(thread: ConsumerThread, consumer: Any) -> Targets:
-    """On the consumer thread: high watermark and starting offset of each assigned partition."""
-    targets: Targets = {}
-    assigned = [TopicPartition(t, p) for t, p in thread.epochs]
-    if not assigned:
-        return targets
-    lows: dict[tuple[str, int], int] = {}
-    for tp in assigned:
-        low, high = consumer.get_watermark_offsets(tp, timeout=WATERMARK_TIMEOUT, cached=False)
-        lows[(tp.topic, tp.partition)] = low
-        targets[(tp.topic, tp.partition)] = (high, low)
-    for committed in consumer.committed(assigned, timeout=WATERMARK_TIMEOUT):
-        key = (committed.topic, committed.partition)
-        if committed.offset >= 0:
-            targets[key] = (targets[key][0], committed.offset)
-    return targets
 
 
 class PublishBatch:

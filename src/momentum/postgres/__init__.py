@@ -1,6 +1,6 @@
 """PostgreSQL adapter: the message store (outbox, inbox, dead letters) on psycopg 3.
 
-Install with ``pip install 'momentum[postgres]'``.
+Install with ``pip install 'momentum-messaging[postgres]'``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ try:
     import psycopg_pool  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "momentum.postgres needs psycopg 3 and psycopg-pool; install them with "
-        "`pip install 'momentum[postgres]'`"
+        "momentum.postgres needs psycopg 3 and psycopg-pool: "
+        "pip install 'momentum-messaging[postgres]'"
     ) from exc
 
 from momentum.postgres.schema import SCHEMA_VERSION

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from momentum.runtime.store import DeadLetter, OutgoingRecord, StoredMessage
+from momentum.runtime.store import DeadLetter, OutgoingRecord, StoredMessage, storable_text
 
 OUTBOX_COLUMNS = (
     "id, message_id, destination, key, header_names, header_values, body, created_at,"
@@ -15,13 +15,37 @@ OUTBOX_COLUMNS = (
 DEAD_LETTER_COLUMNS = (
     "id, message_id, destination, key, header_names, header_values, body, message_type,"
     " exception_type, exception_message, stack, attempts, first_failure_at, last_failure_at,"
-    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group"
+    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group, raw_key"
 )
 DEAD_LETTER_INSERT = (
     "message_id, destination, key, header_names, header_values, body, message_type,"
     " exception_type, exception_message, stack, attempts, first_failure_at, last_failure_at,"
-    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group"
+    " origin_topic, origin_partition, origin_offset, handler, tenant, consumer_group, raw_key"
 )
+DEAD_LETTER_PLACEHOLDERS = ", ".join(["%s"] * 20)
+DEAD_LETTER_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text[]",
+    "bytea[]",
+    "bytea",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "int4",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "bytea",
+)
+"""The PostgreSQL types of :data:`DEAD_LETTER_INSERT`, in order (a binary ``COPY``)."""
 
 
 def to_datetime(timestamp: float) -> datetime:
@@ -86,30 +110,36 @@ def dead_letter(row: Sequence[Any]) -> DeadLetter:
         handler=row[17],
         tenant=row[18],
         group=row[19],
+        raw_key=bytes(row[20]) if row[20] is not None else None,
     )
 
 
 def dead_letter_params(letter: DeadLetter) -> tuple[Any, ...]:
-    """Insert parameters of a dead letter, in :data:`DEAD_LETTER_INSERT` order."""
+    """Insert parameters of a dead letter, in :data:`DEAD_LETTER_INSERT` order.
+
+    Text holds no NUL (:func:`~momentum.runtime.store.storable_text`): PostgreSQL refuses it.
+    """
     record = letter.record
+    text = storable_text
     return (
-        record.message_id,
-        record.destination,
-        record.key,
-        [name for name, _ in record.headers],
+        text(record.message_id),
+        text(record.destination),
+        text(record.key),
+        [text(name) or "" for name, _ in record.headers],
         [value for _, value in record.headers],
         record.body,
-        letter.message_type,
-        letter.exception_type,
-        letter.exception_message,
-        letter.stack,
+        text(letter.message_type),
+        text(letter.exception_type),
+        text(letter.exception_message),
+        text(letter.stack),
         letter.attempts,
         to_datetime(letter.first_failure_at),
         to_datetime(letter.last_failure_at),
-        letter.origin_topic,
+        text(letter.origin_topic),
         letter.origin_partition,
         letter.origin_offset,
-        letter.handler,
-        letter.tenant,
-        letter.group,
+        text(letter.handler),
+        text(letter.tenant),
+        text(letter.group),
+        letter.raw_key,
     )

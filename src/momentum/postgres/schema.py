@@ -11,7 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this code writes and understands."""
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -72,6 +72,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     2: ("ALTER TABLE {s}.dead_letters ADD COLUMN consumer_group text",),
     3: (
+        # the key of a record kept as it was read (poison, a foreign record): any bytes
+        "ALTER TABLE {s}.dead_letters ADD COLUMN raw_key bytea",
+        # a btree entry holds at most 2704 bytes: a poison record's ce_type may be longer.
+        # Filters compare types for equality only, which hash indexes answer at any length.
+        "DROP INDEX {s}.dead_letters_type",
+        "CREATE INDEX dead_letters_type ON {s}.dead_letters USING hash (message_type)",
+        "CREATE INDEX dead_letters_exception ON {s}.dead_letters USING hash (exception_type)",
+    ),
+    4: (
         """CREATE TABLE {s}.actor_states (
             actor_type text NOT NULL,
             actor_key text NOT NULL,

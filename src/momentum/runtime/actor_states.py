@@ -16,8 +16,9 @@ The adapters implement :meth:`MessageStore.load_actor_states` and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +74,41 @@ def decode_reminders(text: str | None) -> dict[str, str]:
     return {str(name): str(token) for name, token in loaded.items()}
 
 
-__all__ = ["ActorState", "ActorStateWrite", "decode_reminders", "encode_reminders"]
+class ActorStateTransaction(Protocol):
+    """The actor-state part of :class:`~momentum.runtime.store.StoreTransaction`."""
+
+    async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
+        """Save actor states optimistically (at most one write per actor per call).
+
+        A write succeeds when the actor's row is at ``expected_version`` (0: when there is
+        no row), and leaves it at ``expected_version + 1``; a failed write changes nothing
+        (the caller rolls the transaction back: another writer owns the actor).
+
+        Returns:
+            For each write, in order: whether it succeeded.
+        """
+        ...
+
+
+class ActorStateReads(Protocol):
+    """The actor-state part of :class:`~momentum.runtime.store.MessageStore`."""
+
+    async def load_actor_states(
+        self, actor_type: str, keys: Sequence[str]
+    ) -> dict[str, ActorState]:
+        """The committed states of the actors of ``actor_type`` with ``keys`` (one query).
+
+        Returns:
+            Key -> state, for the keys that have a row.
+        """
+        ...
+
+
+__all__ = [
+    "ActorState",
+    "ActorStateReads",
+    "ActorStateTransaction",
+    "ActorStateWrite",
+    "decode_reminders",
+    "encode_reminders",
+]

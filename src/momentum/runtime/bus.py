@@ -90,7 +90,7 @@ class MessageBus:
         try:
             run = self._runtime.invokers[type(message)]
         except KeyError:
-            run = self._runtime.invoker_for(type(message))
+            run = self._runtime.invoker_for(message)
         return await run(message, self)
 
     async def publish(self, message: Any, *, headers: dict[str, str] | None = None) -> None:

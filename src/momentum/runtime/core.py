@@ -25,7 +25,7 @@ from momentum.contracts.errors import (
     HandlerNotFoundError,
     StoreError,
 )
-from momentum.contracts.messages import Command, Query
+from momentum.contracts.messages import Command, Query, not_a_message
 from momentum.contracts.partitioning import partition_key, partition_key_function
 from momentum.contracts.tenancy import tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
@@ -37,11 +37,11 @@ from momentum.runtime.dead_letters import (
     DeadLetterTransport,
     InMemoryDeadLetters,
     TransportDeadLetters,
-    exception_name,
 )
 from momentum.runtime.delivery import STORE_RETRY_SECONDS, Delivery
 from momentum.runtime.discovery import Discovery
 from momentum.runtime.durable_queues import DurableLocalQueues, DurableWork
+from momentum.runtime.gauges import GaugeRefresher
 from momentum.runtime.injection import Injector, ServiceRegistry
 from momentum.runtime.local_queues import LocalQueue, PendingWork, QueuedWork
 from momentum.runtime.middleware import Middleware, MiddlewareRegistration, Next, compose
@@ -54,25 +54,25 @@ from momentum.runtime.ports import (
     EnvelopeBatch,
     PausableTransport,
     RecordTransport,
-    RejectedRecord,
     RejectingTransport,
     RevokingTransport,
     Subscription,
     Transport,
 )
 from momentum.runtime.records import encode_outgoing
+from momentum.runtime.rejected import StoredRejections
 from momentum.runtime.relay import OutboxRelay, RelaySettings
 from momentum.runtime.replay import REPLAY_GROUP_HEADER
 from momentum.runtime.scheduler import InMemoryScheduler
 from momentum.runtime.store import (
     LOCAL_PREFIX,
-    DeadLetter,
     MessageStore,
     OutgoingRecord,
     StoreTransaction,
     local_destination,
 )
-from momentum.runtime.stored_dead_letters import StoreDeadLetters, header_text
+from momentum.runtime.stored_dead_letters import StoreDeadLetters
+from momentum.runtime.telemetry import GaugeTelemetry, Telemetry
 from momentum.runtime.tracking import Activity, ActivityLog
 
 logger = logging.getLogger("momentum.bus")
@@ -105,9 +105,17 @@ class BusRuntime:
         circuit_breaker: CircuitBreakerSettings | None = None,
         store: MessageStore | None = None,
         relay: RelaySettings | None = None,
+        telemetry: Telemetry | None = None,
+        gauge_interval: float = 10.0,
         actors: ActorOptions | None = None,
     ) -> None:
         self.source = source
+        self.telemetry = telemetry
+        self._gauges = (
+            GaugeRefresher(self, telemetry, gauge_interval)
+            if isinstance(telemetry, GaugeTelemetry)
+            else None
+        )
         self.environment = environment
         self.group = group or source
         self.transport = transport
@@ -137,6 +145,7 @@ class BusRuntime:
         self.delivery = Delivery(
             error_policy or ErrorPolicy(), sink, timeouts, lambda: self.tracker, self.durability
         )
+        self.delivery.telemetry = telemetry
         self.shutdown_seconds = shutdown_seconds
         self.circuit_breaker: CircuitBreaker | None = None
         self._pause_timers: set[asyncio.TimerHandle] = set()
@@ -249,10 +258,16 @@ class BusRuntime:
         self._handlers_cache[message_type] = found
         return found
 
-    def single_handler(self, message_type: type, operation: str) -> HandlerChain:
-        """The one handler of ``message_type``; raises when there is none or several."""
+    def single_handler(self, message_type: type, operation: str, message: object) -> HandlerChain:
+        """The one handler of ``message_type``; raises when there is none or several.
+
+        Raises :class:`InvalidMessageError` instead when ``message`` is no message at all.
+        """
         found = self.handlers_for(message_type)
         if not found:
+            problem = not_a_message(message, operation)
+            if problem is not None:
+                raise problem
             raise HandlerNotFoundError(message_type, self._packages)
         if len(found) > 1:
             names = ", ".join(c.name for c in found)
@@ -262,9 +277,11 @@ class BusRuntime:
             )
         return found[0]
 
-    def invoker_for(self, message_type: type) -> Invoker:
-        """The invoker of the single handler of ``message_type`` (cached)."""
-        invoke = self.invokers[message_type] = self.single_handler(message_type, "invoke").invoke
+    def invoker_for(self, message: object) -> Invoker:
+        """The invoker of the single handler of ``message``'s type (cached)."""
+        message_type = type(message)
+        chain = self.single_handler(message_type, "invoke", message)
+        invoke = self.invokers[message_type] = chain.invoke
         return invoke
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -330,7 +347,9 @@ class BusRuntime:
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
-                self.transport.on_rejected(self._store_rejected)
+                self.transport.on_rejected(
+                    StoredRejections(self.store, self.group, self.telemetry)
+                )
             receiver = (
                 self.receive
                 if self.durability is None
@@ -339,8 +358,12 @@ class BusRuntime:
             subscriptions = self.subscriptions() if subscribe else []
             await self.transport.start(self.group, subscriptions, receiver)
             if self.store is not None and isinstance(self.transport, RecordTransport):
-                self.relay = OutboxRelay(self.store, self.transport, self._relay_settings)
+                self.relay = OutboxRelay(
+                    self.store, self.transport, self._relay_settings, telemetry=self.telemetry
+                )
                 self.relay.start()
+        if self._gauges is not None:
+            self._gauges.start()
 
     def _encode(self, envelope: Envelope, destination: str, key: str | None) -> OutgoingRecord:
         """The wire record of ``envelope``: the transport's encoding when it has one."""
@@ -348,31 +371,6 @@ class BusRuntime:
         if isinstance(transport, RecordTransport) and not destination.startswith("local:"):
             return transport.encode(envelope, Destination(destination, key))
         return encode_outgoing(envelope, destination, key)
-
-    async def _store_rejected(self, rejected: RejectedRecord) -> None:
-        """Keep an undecodable inbound record in the store's dead letters, as it was read."""
-        assert self.store is not None
-        headers = [(name, value or b"") for name, value in rejected.headers]
-        message_id = header_text(headers, "ce_id") or (
-            f"{rejected.topic}/{rejected.partition}/{rejected.offset}"
-        )
-        key = rejected.key.decode(errors="replace") if rejected.key is not None else None
-        letter = DeadLetter(
-            record=OutgoingRecord(message_id, rejected.topic, key, headers, rejected.value or b""),
-            message_type=header_text(headers, "ce_type"),
-            exception_type=exception_name(rejected.error),
-            exception_message=f"[{rejected.reason}] {rejected.error}",
-            stack="",
-            attempts=0,
-            first_failure_at=rejected.failed_at,
-            last_failure_at=rejected.failed_at,
-            origin_topic=rejected.topic,
-            origin_partition=rejected.partition,
-            origin_offset=rejected.offset,
-            group=self.group,
-        )
-        async with self.store.transaction() as tx:
-            await tx.add_dead_letter(letter)
 
     def outbox_committed(self, rows: int) -> None:
         """Wake the relay and the durable local queues: a commit wrote ``rows`` rows."""
@@ -423,6 +421,8 @@ class BusRuntime:
 
     async def stop(self) -> None:
         """Stop the transport, drain local queues (bounded), then stop workers and scheduler."""
+        if self._gauges is not None:
+            await self._gauges.stop()
         await self.scheduler.stop()
         for handle in self._pause_timers:
             handle.cancel()
@@ -493,7 +493,14 @@ class BusRuntime:
     async def publish(self, envelope: Envelope) -> None:
         """Run publishing middleware, then deliver to every local handler."""
         self._record("published", envelope)
-        await self._route(envelope)
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._route(envelope)
+            return
+        message = envelope.message
+        topic = self.topic_of(type(message)) if self.transport is not None else None
+        with telemetry.producing(envelope, "publish", topic, partition_key(message)):
+            await self._route(envelope)
 
     async def publish_many(self, envelopes: Iterable[Envelope]) -> None:
         """Publish ``envelopes``: transport-bound ones as one batch of records, others singly.
@@ -523,7 +530,13 @@ class BusRuntime:
                 await self.publish(envelope)
                 continue
             self._record("published", envelope)
-            records.append(transport.encode(envelope, Destination(topic, partition_key(message))))
+            destination = Destination(topic, partition_key(message))
+            telemetry = self.telemetry
+            if telemetry is None:
+                records.append(transport.encode(envelope, destination))
+                continue
+            with telemetry.producing(envelope, "publish", topic, destination.key):
+                records.append(transport.encode(envelope, destination))
         if records:
             outcomes = await transport.publish_records(records)
             for outcome in outcomes:
@@ -542,6 +555,7 @@ class BusRuntime:
         source = self.source
         if (
             self.tracker is not None
+            or self.telemetry is not None
             or not isinstance(transport, BatchTransport)
             or active_session() is not None
         ):
@@ -585,8 +599,16 @@ class BusRuntime:
                 if self.tracker is not None:
                     self._record("published", envelope)
                 key = route[1](message)
-                while not add(envelope, route[0], key):
-                    await batch.wait()
+                telemetry = self.telemetry
+                if telemetry is None:
+                    while not add(envelope, route[0], key):
+                        await batch.wait()
+                    continue
+                # the producer span covers the hand-over; the batch's acknowledgements are
+                # awaited together below (a failure raises from publish_many)
+                with telemetry.producing(envelope, "publish", route[0], key):
+                    while not add(envelope, route[0], key):
+                        await batch.wait()
         except BaseException:
             batch.close()  # what was produced is still delivered (and tracked)
             raise
@@ -615,6 +637,9 @@ class BusRuntime:
                 return
         chains = self.handlers_for(type(message))
         if not chains:
+            problem = not_a_message(message, "publish")
+            if problem is not None:
+                raise problem
             self._record("no-route", envelope)
             logger.debug("no handler or route for %s; dropped", envelope.message_type)
             return
@@ -660,9 +685,15 @@ class BusRuntime:
 
     async def send(self, envelope: Envelope) -> None:
         """Queue a command for its single local handler (once the transaction commits)."""
-        chain = self.single_handler(type(envelope.message), "send")
+        chain = self.single_handler(type(envelope.message), "send", envelope.message)
         self._record("sent", envelope)
-        await self._deliver([chain], envelope, partition_key(envelope.message))
+        key = partition_key(envelope.message)
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._deliver([chain], envelope, key)
+            return
+        with telemetry.producing(envelope, "send", None, key):
+            await self._deliver([chain], envelope, key)
 
     def _enqueue(self, chain: HandlerChain, envelope: Envelope, key: str | None) -> None:
         queue = self._queue_of.get(chain.message_type) or self._queues[DEFAULT_QUEUE]
@@ -725,7 +756,14 @@ class BusRuntime:
             return None
         if not self.delivery.in_progress(envelope):
             self._record("received", envelope)
-        return await self.delivery.inbound(envelope, self.handlers_for(type(envelope.message)))
+        chains = self.handlers_for(type(envelope.message))
+        telemetry = self.telemetry
+        if telemetry is None:
+            return await self.delivery.inbound(envelope, chains)
+        origin = envelope.origin
+        topic = origin.topic if origin is not None else None
+        with telemetry.receiving(envelope, topic or self.topic_of(type(envelope.message))):
+            return await self.delivery.inbound(envelope, chains)
 
     async def cascade(self, bus: MessageBus, messages: Iterable[Any]) -> None:
         """Send cascaded commands and publish every other cascaded message, in order."""
@@ -743,9 +781,21 @@ class BusRuntime:
         published by the relay, other messages go to their handlers' durable local queues.
         Without a store they wait in this process's scheduler.
         """
+        problem = not_a_message(envelope.message, "schedule")
+        if problem is not None:
+            raise problem
         self._record("scheduled", envelope)
         transport = self.transport
         topic = self.topic_of(type(envelope.message)) if transport is not None else None
+        telemetry = self.telemetry
+        if telemetry is None:
+            await self._schedule(envelope, due, topic)
+            return
+        with telemetry.producing(envelope, "schedule", topic, partition_key(envelope.message)):
+            await self._schedule(envelope, due, topic)
+
+    async def _schedule(self, envelope: Envelope, due: float, topic: str | None) -> None:
+        transport = self.transport
         if self.durability is not None and isinstance(transport, RecordTransport) and topic:
             record = transport.encode(envelope, Destination(topic, partition_key(envelope.message)))
             await self._write_rows([replace(record, available_at=due)])
@@ -753,7 +803,7 @@ class BusRuntime:
         if self.durable_queues is not None:
             message_type = type(envelope.message)
             chains = (
-                [self.single_handler(message_type, "schedule")]
+                [self.single_handler(message_type, "schedule", envelope.message)]
                 if isinstance(envelope.message, Command)
                 else self.handlers_for(message_type)
             )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -14,6 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from momentum.contracts.envelope import Envelope
+from momentum.contracts.errors import TransportError
+
+logger = logging.getLogger("momentum.errors")
 
 
 def exception_name(exc: BaseException) -> str:
@@ -143,8 +147,25 @@ class TransportDeadLetters:
         self.topic_of = topic_of
 
     async def add(self, record: DeadLetterRecord) -> None:
-        """Store the dead letter, then publish it next to the topic it came from."""
+        """Store the dead letter, then publish it next to the topic it came from.
+
+        A copy the transport cannot write is logged (the letter is kept in ``inner``); it
+        does not fail the message's delivery.
+        """
         await self.inner.add(record)
         topic = self.topic_of(record.envelope)
-        if topic is not None:
+        if topic is None:
+            return
+        try:
             await self.transport.publish_dead_letter(record, topic)
+        except TransportError as exc:
+            envelope = record.envelope
+            logger.error(
+                "dead letter of %s %s (%s) kept in the service's dead letters, but not on "
+                "the dead-letter topic of %s: %s",
+                envelope.message_type,
+                envelope.message_id,
+                record.handler,
+                topic,
+                exc,
+            )

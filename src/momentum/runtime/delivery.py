@@ -28,6 +28,7 @@ from momentum.runtime.policies import (
     ScheduleRetry,
     choose,
 )
+from momentum.runtime.telemetry import Telemetry
 from momentum.runtime.tracking import Activity, ActivityLog
 
 if TYPE_CHECKING:
@@ -74,11 +75,15 @@ class Delivery:
             None
         )
         self.pause_listener: Callable[[float], None] | None = None  # set with a transport
+        self.telemetry: Telemetry | None = None  # set when the service reports telemetry
 
     def _record(self, kind: Any, envelope: Envelope, chain: HandlerChain, exc: Exception) -> None:
         tracker = self._tracker()
         if tracker is not None:
             tracker.record(Activity(kind, envelope.message, envelope, chain.name, exc))
+        telemetry = self.telemetry
+        if telemetry is not None and kind == "retried":
+            telemetry.retried(envelope, chain.name)
 
     def _rules_for(self, chain: HandlerChain) -> list[ErrorRule]:
         rules = self._rules.get(chain.name)
@@ -244,6 +249,8 @@ class Delivery:
         )
         await self.dead_letters.add(record)
         self._record("dead-lettered", env, chain, exc)
+        if self.telemetry is not None:
+            self.telemetry.dead_lettered(env.message_type, chain.name, reason)
         logger.warning(
             "%s moved %s %s to dead letters after %d attempt(s): %s: %s",
             chain.name,

@@ -307,5 +307,6 @@ def discover(
 
 
 def discover_handlers(packages: Sequence[str]) -> list[HandlerInfo]:
-    """The handlers in ``packages`` (validators excluded)."""
-    return list(discover(packages).handlers)
+    """The handlers in ``packages``, actors' handler methods included (validators excluded)."""
+    found = discover(packages)
+    return [*found.handlers, *found.actor_handlers]

@@ -24,6 +24,7 @@ from momentum.runtime.discovery import HandlerInfo
 from momentum.runtime.injection import Injector, Kind, ParameterPlan, Scope
 from momentum.runtime.middleware import Middleware, compose
 from momentum.runtime.store import StoreTransaction
+from momentum.runtime.telemetry import Telemetry
 from momentum.runtime.tracking import Activity
 
 if TYPE_CHECKING:
@@ -302,8 +303,8 @@ class HandlerChain:
                 tracker.record(Activity("handled", message, envelope, name))
             return ret
 
-        async def invoke_enveloped(message: Any, caller: MessageBus) -> Any:
-            envelope = caller.envelope_for(message)
+        async def invoke_envelope(envelope: Envelope) -> Any:
+            message = envelope.message
             tracker = runtime.tracker
             if tracker is not None:
                 tracker.record(Activity("invoked", message, envelope))
@@ -312,6 +313,9 @@ class HandlerChain:
             if cascades:
                 await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
             return response
+
+        def invoke_enveloped(message: Any, caller: MessageBus) -> Awaitable[Any]:
+            return invoke_envelope(caller.envelope_for(message))
 
         async def dispatch(envelope: Envelope) -> None:
             # run_chain inlined: this runs for every queued and every inbound message
@@ -333,18 +337,23 @@ class HandlerChain:
             if cascades:
                 await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
 
-        self.dispatch: Dispatcher = dispatch
+        telemetry = runtime.telemetry
+        run: Dispatcher = dispatch
+        invoker: Invoker = invoke_enveloped
+        if telemetry is not None:
+            run, invoker = _observed(telemetry, name, dispatch, invoke_envelope)
+        self.dispatch: Dispatcher = run
         self.transactional = uses_type(plans, StoreTransaction, injector.factory_plans)
         if self.transactional:
-            self._in_transactions(runtime, invoke_enveloped, dispatch)
+            self._in_transactions(runtime, invoker, run)
             return
-        if call is None or middlewares:
-            self.invoke: Invoker = invoke_enveloped
+        if call is None or middlewares or telemetry is not None:
+            self.invoke: Invoker = invoker
             return
 
         async def invoke_direct(message: Any, caller: MessageBus) -> Any:
             if runtime.tracker is not None:
-                return await invoke_enveloped(message, caller)
+                return await invoker(message, caller)
             bus = MessageBus(runtime, message, None, caller) if needs_bus else None
             try:
                 ret = call(message, bus)
@@ -380,6 +389,26 @@ class HandlerChain:
 
         self.invoke = invoke_in_transaction
         self.dispatch = dispatch_in_transaction
+
+
+def _observed(
+    telemetry: Telemetry,
+    name: str,
+    dispatch: Dispatcher,
+    invoke_envelope: Callable[[Envelope], Awaitable[Any]],
+) -> tuple[Dispatcher, Invoker]:
+    """``dispatch`` and ``invoke`` reported to ``telemetry`` (cascades included)."""
+
+    async def observed_dispatch(envelope: Envelope) -> None:
+        with telemetry.processing(envelope, name, "process"):
+            await dispatch(envelope)
+
+    async def observed_invoke(message: Any, caller: MessageBus) -> Any:
+        envelope = caller.envelope_for(message)
+        with telemetry.processing(envelope, name, "invoke"):
+            return await invoke_envelope(envelope)
+
+    return observed_dispatch, observed_invoke
 
 
 def uses_type(

@@ -273,6 +273,27 @@ class ScopedRule:
             return False
         return self.message_types is None or issubclass(message_type, self.message_types)
 
+    @property
+    def scope(self) -> str:
+        """Where the rule applies, in words.
+
+        ``for every handler``, ``for handlers of OrderPlaced (and subclasses)``, ``for
+        handler app.orders.handle``, or both restrictions together (``for handler
+        app.orders.handle, on OrderPlaced (and subclasses)``).
+        """
+        parts: list[str] = []
+        if self.handlers is not None:
+            names = " or ".join(self.handlers) or "no handler"
+            parts.append(f"handler{'s' if len(self.handlers) > 1 else ''} {names}")
+        if self.message_types is not None:
+            kinds = " or ".join(t.__qualname__ for t in self.message_types) or "no message type"
+            kinds += " (and subclasses)"
+            parts.append(f"on {kinds}" if parts else f"handlers of {kinds}")
+        return "for " + (", ".join(parts) if parts else "every handler")
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.rule}"
+
 
 class ErrorPolicy:
     """All rules of a service; picks the most specific matching rule for a failure."""
@@ -287,7 +308,12 @@ class ErrorPolicy:
         return [s.rule for s in self.rules if s.applies(message_type, handler)] + [self.default]
 
     def __str__(self) -> str:
-        lines = [str(s.rule) for s in self.rules] + [f"otherwise {self.default}"]
+        """One line per rule, most specific first, each saying where it applies.
+
+        The last line is the default rule: what every other failure of every handler gets.
+        """
+        lines = [str(s) for s in self.rules]
+        lines.append(f"otherwise, for every handler: {self.default}")
         return "\n".join(lines)
 
 

@@ -198,6 +198,39 @@ class RecordTransport(Protocol):
         ...
 
 
+@runtime_checkable
+class ConnectionChecking(Protocol):
+    """A transport that can tell whether its brokers answer (health, readiness)."""
+
+    async def check_connection(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Ask the brokers for metadata; raises :class:`TransportError` if none answers."""
+        ...
+
+
+@runtime_checkable
+class LagReporting(Protocol):
+    """A transport that knows how far its consumer is behind (telemetry gauges)."""
+
+    async def consumer_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned ``(topic, partition)``: records on the broker not consumed yet."""
+        ...
+
+
+@runtime_checkable
+class RawRecordTransport(Protocol):
+    """A transport that sends a record exactly as given, its key as bytes (replays)."""
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Send one record and wait until it is acknowledged.
+
+        Raises:
+            TransportError: It was not delivered.
+        """
+        ...
+
+
 class EnvelopeBatch(Protocol):
     """Envelopes handed to a transport one by one, acknowledged together (``publish_many``)."""
 
@@ -249,6 +282,9 @@ class RejectedRecord:
         reason: Why it was rejected (``invalid-json``, ``schema-mismatch``...).
         error: The decoding error.
         failed_at: When it was rejected (POSIX seconds).
+        copy_note: What became of its copy on the transport's dead-letter topic when that
+            copy is not there whole (``on t.dlq without its value (...)``, ``not on t.dlq:
+            ...``); empty otherwise.
     """
 
     topic: str
@@ -260,6 +296,7 @@ class RejectedRecord:
     reason: str
     error: BaseException
     failed_at: float
+    copy_note: str = ""
 
 
 @runtime_checkable
@@ -294,8 +331,9 @@ class RevokingTransport(Protocol):
         ...
 
 
-RejectedSink = Callable[[RejectedRecord], Coroutine[Any, Any, None]]
-"""Keeps a rejected record (the runtime writes it to the store's dead letters)."""
+RejectedSink = Callable[[Sequence[RejectedRecord]], Coroutine[Any, Any, None]]
+"""Keeps a batch of rejected records (the runtime writes them to the store's dead letters in
+one transaction); raises when they could not be kept."""
 
 
 @runtime_checkable
@@ -303,5 +341,9 @@ class RejectingTransport(Protocol):
     """A transport that reports the records it rejects as undecodable."""
 
     def on_rejected(self, sink: RejectedSink) -> None:
-        """Call ``sink`` for each rejected record before the record counts as done."""
+        """Hand rejected records to ``sink`` in batches; each counts as done once kept.
+
+        A record is kept once ``sink`` returned for its batch (a transport retries a batch
+        ``sink`` failed for).
+        """
         ...

@@ -35,6 +35,7 @@ from momentum.runtime.store import (
     StoredMessage,
 )
 from momentum.runtime.stored_dead_letters import header_text
+from momentum.runtime.telemetry import NOTHING, Telemetry
 
 logger = logging.getLogger("momentum.relay")
 
@@ -82,6 +83,7 @@ class OutboxRelay(ClaimLoop):
         transport: Sends the claimed records.
         settings: Claiming, retry and purge settings.
         clock: POSIX time source.
+        telemetry: Reports each batch (a span linked to each row's producer span).
     """
 
     def __init__(
@@ -90,6 +92,8 @@ class OutboxRelay(ClaimLoop):
         transport: RecordTransport,
         settings: RelaySettings,
         clock: Callable[[], float] = time.time,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             store,
@@ -99,6 +103,7 @@ class OutboxRelay(ClaimLoop):
         )
         self.transport = transport
         self.settings = settings
+        self.telemetry = telemetry
         self._clock = clock
         self._next_purge = 0.0
         self.relayed = 0
@@ -135,8 +140,11 @@ class OutboxRelay(ClaimLoop):
             if not rows:
                 return 0
             deadline = time.monotonic() + hold
-            deliveries = await self.transport.start_records([row.record for row in rows])
-            await deliveries.wait(deadline - time.monotonic())
+            records = [row.record for row in rows]
+            telemetry = self.telemetry
+            with telemetry.relaying(records) if telemetry is not None else NOTHING:
+                deliveries = await self.transport.start_records(records)
+                await deliveries.wait(deadline - time.monotonic())
             late = await self._settle(claimed, list(enumerate(rows)), deliveries.outcomes())
             if late:
                 await claimed.lease([row.id for _, row in late], s.lease_seconds)
@@ -283,6 +291,8 @@ class OutboxRelay(ClaimLoop):
         )
         await claimed.bury(row.id, letter)
         self.dead_lettered += 1
+        if self.telemetry is not None:
+            self.telemetry.dead_lettered(letter.message_type, None, "relay")
         logger.error(
             "outbox row %d (%s to %s) moved to dead letters after %d failed publications: %s",
             row.id,

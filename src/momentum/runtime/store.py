@@ -22,10 +22,9 @@ import re
 from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-if TYPE_CHECKING:
-    from momentum.runtime.actor_states import ActorState, ActorStateWrite
+from momentum.runtime.actor_states import ActorStateReads, ActorStateTransaction
 
 T = TypeVar("T")
 
@@ -117,6 +116,13 @@ class DeadLetter:
             replays and purges it (services may share one SQLite file). ``None`` for
             letters written before the store knew groups (every service sees those).
         id: Row id, set by the store (``None`` before it is stored).
+        raw_key: The record's key exactly as it was read (bytes), when the letter keeps a
+            record read from a transport (``record.key`` is then its text, invalid UTF-8
+            replaced); ``None`` for other letters, whose key is ``record.key``.
+
+    Stores keep every field as given, except that text fields hold no NUL character (each
+    becomes U+FFFD: PostgreSQL text cannot hold it); the bytes of a record as it was read
+    are in ``record.headers``, ``record.body`` and ``raw_key``.
     """
 
     record: OutgoingRecord
@@ -134,6 +140,33 @@ class DeadLetter:
     tenant: str | None = None
     group: str | None = None
     id: int | None = None
+    raw_key: bytes | None = None
+
+
+def storable_text(text: str | None) -> str | None:
+    """``text`` as a store keeps a dead letter's text field: NUL characters as U+FFFD."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "\ufffd")
+
+
+MAX_TEXT_KEY_BYTES = 1024
+"""Longest key a replay writes to the outbox as text (its stream index holds it)."""
+
+
+def text_key(raw: bytes) -> str | None:
+    """``raw`` as the outbox's text key, or ``None`` when the text could not stand for it.
+
+    Valid UTF-8 without NUL and at most :data:`MAX_TEXT_KEY_BYTES` bytes: what every store
+    keeps in its text key column (and its stream index) and the transport encodes back to
+    the same bytes.
+    """
+    if len(raw) > MAX_TEXT_KEY_BYTES or b"\x00" in raw:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +225,7 @@ class StoreStats:
 
 
 @runtime_checkable
-class StoreTransaction(Protocol):
+class StoreTransaction(ActorStateTransaction, Protocol):
     """Store operations inside one database transaction (the caller's or the store's)."""
 
     @property
@@ -229,6 +262,10 @@ class StoreTransaction(Protocol):
         """Store a dead letter; returns its row id."""
         ...
 
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> None:
+        """Store several dead letters at once (a batch of poison), in order (ids ascending)."""
+        ...
+
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, to replay them (add their records as outgoing)."""
         ...
@@ -240,18 +277,6 @@ class StoreTransaction(Protocol):
 
         Returns:
             How many rows were cancelled.
-        """
-        ...
-
-    async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
-        """Save actor states optimistically (at most one write per actor per call).
-
-        A write succeeds when the actor's row is at ``expected_version`` (0: when there is
-        no row), and leaves it at ``expected_version + 1``; a failed write changes nothing
-        (the caller rolls the transaction back: another writer owns the actor).
-
-        Returns:
-            For each write, in order: whether it succeeded.
         """
         ...
 
@@ -338,7 +363,7 @@ async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
 
 
 @runtime_checkable
-class MessageStore(Protocol):
+class MessageStore(ActorStateReads, Protocol):
     """Outbox, inbox and dead letters in one database, shared by the processes of a service."""
 
     async def open(self) -> None:
@@ -428,16 +453,6 @@ class MessageStore(Protocol):
 
     async def inbox_recorded(self, keys: Sequence[InboxKey]) -> set[InboxKey]:
         """Which of ``keys`` (message id, handler) are committed in the inbox (one query)."""
-        ...
-
-    async def load_actor_states(
-        self, actor_type: str, keys: Sequence[str]
-    ) -> dict[str, ActorState]:
-        """The committed states of the actors of ``actor_type`` with ``keys`` (one query).
-
-        Returns:
-            Key -> state, for the keys that have a row.
-        """
         ...
 
     async def dead_letters(self, where: DeadLetterFilter | None = None) -> list[DeadLetter]:

@@ -1,7 +1,9 @@
 """Dead letters kept in the message store's dead-letter table (survive restarts).
 
-Each record is written in wire form (CloudEvents) with its failure, origin, handler and
-tenant, so ``momentum dlq`` can list, show, replay and purge them from any process.
+Each record is written in wire form with its failure, origin, handler and tenant, so
+``momentum dlq`` can list, show, replay and purge them from any process: a message read from
+Kafka as the record was read (byte for byte, whoever produced it), any other as the
+CloudEvents record the transport writes.
 """
 
 from __future__ import annotations
@@ -60,14 +62,27 @@ class StoreDeadLetters:
         self._group = group
 
     def to_row(self, record: DeadLetterRecord) -> DeadLetter:
-        """The store row for ``record``."""
+        """The store row for ``record``.
+
+        A message read from a transport that kept its record (Kafka) is stored as it was
+        read: its value and headers byte for byte, its key as ``raw_key`` (and as text);
+        any other is encoded as the transport would write it.
+        """
         envelope = record.envelope
         origin = envelope.origin
-        wire = self._encode(
-            envelope,
-            destination_of(record, self._topic_of, self._group),
-            self._key_of(envelope.message),
-        )
+        destination = destination_of(record, self._topic_of, self._group)
+        raw_key: bytes | None = None
+        if origin is not None and origin.headers is not None and origin.transport != "local":
+            raw_key = origin.key
+            wire = OutgoingRecord(
+                envelope.message_id_text,
+                destination,
+                raw_key.decode(errors="replace") if raw_key is not None else None,
+                [(name, value or b"") for name, value in origin.headers],
+                origin.value or b"",
+            )
+        else:
+            wire = self._encode(envelope, destination, self._key_of(envelope.message))
         return DeadLetter(
             record=wire,
             message_type=envelope.message_type,
@@ -83,6 +98,7 @@ class StoreDeadLetters:
             handler=record.handler,
             tenant=envelope.tenant_id,
             group=self._group,
+            raw_key=raw_key,
         )
 
     async def add(self, record: DeadLetterRecord) -> None:

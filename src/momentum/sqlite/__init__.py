@@ -1,6 +1,7 @@
 """SQLite adapter: the embedded message store (outbox, inbox, dead letters) on aiosqlite.
 
-Install with ``pip install 'momentum[sqlite]'``.
+aiosqlite comes with ``momentum-messaging`` itself (the embedded default store); the ``sqlite``
+extra names it explicitly: ``pip install 'momentum-messaging[sqlite]'``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ try:
     import aiosqlite  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "momentum.sqlite needs aiosqlite; install it with `pip install 'momentum[sqlite]'`"
+        "momentum.sqlite needs aiosqlite: pip install 'momentum-messaging[sqlite]'"
     ) from exc
 
 from momentum.sqlite.schema import SCHEMA_VERSION

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from momentum.runtime.store import DeadLetter, OutgoingRecord, StoredMessage
+from momentum.runtime.store import DeadLetter, OutgoingRecord, StoredMessage, storable_text
 
 OUTBOX_COLUMNS = (
     "id, message_id, destination, key, headers, body, created_at, available_at, attempts,"
@@ -16,9 +16,10 @@ OUTBOX_COLUMNS = (
 DEAD_LETTER_INSERT = (
     "message_id, destination, key, headers, body, message_type, exception_type,"
     " exception_message, stack, attempts, first_failure_at, last_failure_at, origin_topic,"
-    " origin_partition, origin_offset, handler, tenant, consumer_group"
+    " origin_partition, origin_offset, handler, tenant, consumer_group, raw_key"
 )
 DEAD_LETTER_COLUMNS = f"id, {DEAD_LETTER_INSERT}"
+DEAD_LETTER_PLACEHOLDERS = ", ".join(["?"] * 19)
 
 
 def encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
@@ -83,29 +84,32 @@ def dead_letter(row: Sequence[Any]) -> DeadLetter:
         handler=row[16],
         tenant=row[17],
         group=row[18],
+        raw_key=bytes(row[19]) if row[19] is not None else None,
     )
 
 
 def dead_letter_params(letter: DeadLetter) -> tuple[Any, ...]:
     """Insert parameters of a dead letter, in :data:`DEAD_LETTER_INSERT` order."""
     record = letter.record
+    text = storable_text
     return (
-        record.message_id,
-        record.destination,
-        record.key,
-        encode_headers(record.headers),
+        text(record.message_id),
+        text(record.destination),
+        text(record.key),
+        encode_headers([(text(name) or "", value) for name, value in record.headers]),
         record.body,
-        letter.message_type,
-        letter.exception_type,
-        letter.exception_message,
-        letter.stack,
+        text(letter.message_type),
+        text(letter.exception_type),
+        text(letter.exception_message),
+        text(letter.stack),
         letter.attempts,
         letter.first_failure_at,
         letter.last_failure_at,
-        letter.origin_topic,
+        text(letter.origin_topic),
         letter.origin_partition,
         letter.origin_offset,
-        letter.handler,
-        letter.tenant,
-        letter.group,
+        text(letter.handler),
+        text(letter.tenant),
+        text(letter.group),
+        letter.raw_key,
     )

@@ -118,7 +118,7 @@ class SqliteTransaction:
 
     async def add_dead_letter(self, dead_letter: DeadLetter) -> int:
         """Store a dead letter; returns its row id."""
-        placeholders = ", ".join(["?"] * 18)
+        placeholders = rows.DEAD_LETTER_PLACEHOLDERS
         with translated("adding a dead letter", self._where):
             cursor = await self._connection.execute(
                 f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT}) VALUES ({placeholders})",
@@ -128,6 +128,17 @@ class SqliteTransaction:
             await cursor.close()
         assert row_id is not None
         return row_id
+
+    async def add_dead_letters(self, dead_letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters with one ``executemany``."""
+        if not dead_letters:
+            return
+        with translated("adding dead letters", self._where):
+            await self._connection.executemany(
+                f"INSERT INTO dead_letters ({rows.DEAD_LETTER_INSERT})"
+                f" VALUES ({rows.DEAD_LETTER_PLACEHOLDERS})",
+                [rows.dead_letter_params(letter) for letter in dead_letters],
+            )
 
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, oldest first."""
