@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
+    ActorConflictError,
     ConfigurationError,
     ContractBaselineError,
     ContractError,
@@ -43,6 +44,7 @@ from momentum.contracts.partitioning import PartitionKey, partition_key
 from momentum.contracts.result import Result, ValidationFailure
 from momentum.contracts.tenancy import TenantContext, tenant_scope
 from momentum.contracts.topics import event_topic, topic_name
+from momentum.runtime.actors import Actor, ActorRef, Reminder
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
@@ -53,6 +55,7 @@ from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
 from momentum.settings import (
+    ActorSettings,
     KafkaSettings,
     LocalQueueSettings,
     MiddlewareSettings,
@@ -62,6 +65,10 @@ from momentum.settings import (
 )
 
 __all__ = [
+    "Actor",
+    "ActorConflictError",
+    "ActorRef",
+    "ActorSettings",
     "CircuitBreakerSettings",
     "Command",
     "ConfigurationError",
@@ -95,6 +102,7 @@ __all__ = [
     "MomentumSettings",
     "PartitionKey",
     "Query",
+    "Reminder",
     "Result",
     "SchemaMismatchError",
     "SerializationError",

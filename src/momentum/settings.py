@@ -42,6 +42,20 @@ class LocalQueueSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
 
 
+class ActorSettings(BaseModel):
+    """Stateful actors (``MOMENTUM_ACTORS__...``).
+
+    Attributes:
+        idle_seconds: An activation without messages for this long is deactivated (its
+            ``on_deactivate`` runs, its state is saved) and loaded again on its next message.
+        max_activations: Activations kept in memory per process at most; beyond, the least
+            recently used ones are deactivated.
+    """
+
+    idle_seconds: float = Field(default=300.0, gt=0)
+    max_activations: int = Field(default=10_000, ge=1)
+
+
 class MiddlewareSettings(BaseModel):
     """Built-in handler middleware.
 
@@ -193,6 +207,7 @@ class MomentumSettings(BaseSettings):
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
         telemetry: Traces, metrics and log context.
+        actors: Stateful actor settings.
     """
 
     model_config = SettingsConfigDict(
@@ -208,6 +223,7 @@ class MomentumSettings(BaseSettings):
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    actors: ActorSettings = Field(default_factory=ActorSettings)
 
     @field_serializer("database_url")
     def _mask_database_url(self, url: str) -> str:

@@ -296,6 +296,7 @@ def test_example_application_topics() -> None:
         assert topic_name(event, "development") == "dev.appdomain.public.cashiers.v1"
     for event in (invoices.InvoiceCreated, invoices.InvoicePaid, invoices.InvoiceCancelled):
         assert topic_name(event, "production") == "prod.appdomain.public.invoices.v1"
+    assert topic_name(invoices.PaymentReceived, "production") == "prod.appdomain.public.payments.v1"
 
 
 # --- every bad declaration fails when the decorator runs, naming the class ---------------
