@@ -354,3 +354,27 @@ async def test_a_reminder_waits_for_the_owner_of_its_actors_partition(
 
         await until(fired)
         assert (await stored(store, "inv-h"))[1].deferrals[0] >= 1
+
+
+async def test_an_actor_handler_run_is_a_process_span_in_the_message_trace() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from momentum.otel import OtelTelemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    broker = InMemoryBroker()
+    publisher = Service("bank", DOMAIN, transport=broker.transport(), database_url="memory://")
+    service = ledger_service(
+        None, transport=broker.transport(), telemetry=OtelTelemetry(tracer_provider=provider)
+    )
+    async with publisher, service, tracked(publisher, service, timeout=20):
+        await publisher.bus.publish(PaymentReceived("t", "inv-1", 1, 60))
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    process = spans["process PaymentReceived"]
+    receive = next(s for name, s in spans.items() if name.startswith("receive "))
+    assert process.parent is not None and process.parent.span_id == receive.context.span_id
+    assert dict(process.attributes or {})["momentum.handler"].endswith("on_payment")

@@ -155,6 +155,14 @@ class ActorChain(HandlerChain):
                 tracker.record(Activity("handled", message, envelope, name))
             return ret
 
+        telemetry = runtime.telemetry
+        if telemetry is not None:
+            handle = run
+
+            async def run(envelope: Envelope) -> Any:
+                with telemetry.processing(envelope, name, "process"):
+                    return await handle(envelope)
+
         self.run: Run = run
 
         async def dispatch(envelope: Envelope) -> None:
