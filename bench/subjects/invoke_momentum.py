@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from bench.framework import Run
 from bench.subjects.invoke_domain import NAME, Repo, Thing, check
@@ -28,11 +29,10 @@ async def handle(cmd: CreateThing, repo: Repo, bus: MessageBus) -> Result[Thing]
 
 
 @asynccontextmanager
-async def _service(*, middleware: bool) -> AsyncIterator[Service]:
-    if middleware:
-        service = Service("bench", "Bench")
-    else:
-        service = Service("bench", "Bench", middleware={"enabled": False})
+async def _service(*, middleware: bool, **options: Any) -> AsyncIterator[Service]:
+    if not middleware:
+        options["middleware"] = {"enabled": False}
+    service = Service("bench", "Bench", **options)
     service.register(Repo, Repo())
     service.add_handler(handle)
     async with service:
@@ -54,8 +54,9 @@ async def bare() -> AsyncIterator[Run]:
 
 
 @asynccontextmanager
-async def _invoke(*, middleware: bool) -> AsyncIterator[Run]:
-    async with _service(middleware=middleware) as service:
+async def invoking(*, middleware: bool, **options: Any) -> AsyncIterator[Run]:
+    """``run(n)``: ``n`` invokes of the command on a service made with ``options``."""
+    async with _service(middleware=middleware, **options) as service:
         cmd, bus = CreateThing(NAME), service.bus
         check((await bus.invoke(cmd)).value)
 
@@ -68,9 +69,9 @@ async def _invoke(*, middleware: bool) -> AsyncIterator[Run]:
 
 def invoke_no_middleware() -> AbstractAsyncContextManager[Run]:
     """``await service.bus.invoke(cmd)`` with ``middleware={"enabled": False}``."""
-    return _invoke(middleware=False)
+    return invoking(middleware=False)
 
 
 def invoke_default_middleware() -> AbstractAsyncContextManager[Run]:
     """``await service.bus.invoke(cmd)`` with default settings (built-in middleware on)."""
-    return _invoke(middleware=True)
+    return invoking(middleware=True)

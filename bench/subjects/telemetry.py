@@ -14,25 +14,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from bench.framework import Run
-from bench.subjects.invoke_domain import NAME, Repo, check
-from bench.subjects.invoke_momentum import CreateThing, handle
-from momentum import Service
+from bench.subjects.invoke_momentum import invoking
 
 
-@asynccontextmanager
-async def _invoke(**options: Any) -> AsyncIterator[Run]:
-    service = Service("bench", "Bench", **options)
-    service.register(Repo, Repo())
-    service.add_handler(handle)
-    async with service:
-        cmd, bus = CreateThing(NAME), service.bus
-        check((await bus.invoke(cmd)).value)
-
-        async def run(n: int) -> None:
-            for _ in range(n):
-                await bus.invoke(cmd)
-
-        yield run
+def _invoke(**options: Any) -> AbstractAsyncContextManager[Run]:
+    return invoking(middleware=True, **options)
 
 
 def off() -> AbstractAsyncContextManager[Run]:

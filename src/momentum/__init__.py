@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
+    ActorConflictError,
     ConfigurationError,
     ContractBaselineError,
     ContractError,
@@ -55,6 +56,7 @@ from momentum.contracts.tenancy import (
     tenant_scope,
 )
 from momentum.contracts.topics import event_topic, topic_name
+from momentum.runtime.actors import Actor, ActorRef, Reminder
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.discovery import handler
@@ -65,6 +67,7 @@ from momentum.runtime.telemetry import MessageContextFilter, Telemetry
 from momentum.runtime.tracking import TrackingTimeoutError
 from momentum.service import Service
 from momentum.settings import (
+    ActorSettings,
     KafkaSaslSettings,
     KafkaSettings,
     KafkaTlsSettings,
@@ -77,6 +80,10 @@ from momentum.settings import (
 )
 
 __all__ = [
+    "Actor",
+    "ActorConflictError",
+    "ActorRef",
+    "ActorSettings",
     "CircuitBreakerSettings",
     "CloudEventSigner",
     "Command",
@@ -115,6 +122,7 @@ __all__ = [
     "MomentumSettings",
     "PartitionKey",
     "Query",
+    "Reminder",
     "Result",
     "SchemaMismatchError",
     "SecuritySettings",

@@ -26,6 +26,8 @@ from momentum.contracts.naming import (
     validate_service_name,
 )
 from momentum.health import HealthReport, health_of
+from momentum.runtime.actor_runtime import ActorOptions
+from momentum.runtime.actors import ActorDirectory
 from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreakerSettings
 from momentum.runtime.core import BusRuntime
@@ -154,6 +156,7 @@ class Service:
         self._breaker: CircuitBreakerSettings | None = None
         self._registry = ServiceRegistry()
         self._extra_handlers: list[Callable[..., Any]] = []
+        self._extra_actors: list[type] = []
         self._middleware: list[MiddlewareRegistration] = []
         self._publish_middleware: list[Middleware] = []
         self._queues: dict[str, tuple[int, tuple[type, ...]]] = {}
@@ -182,6 +185,11 @@ class Service:
         """Register a handler function that is not in the scanned packages."""
         self._before_start("add handlers")
         self._extra_handlers.append(func)
+
+    def add_actor(self, actor: type) -> None:
+        """Run the actor class ``actor`` (a subclass of ``Actor``) not in the scanned packages."""
+        self._before_start("add actors")
+        self._extra_actors.append(actor)
 
     def use(self, middleware: Middleware, *, message_types: Iterable[type] | None = None) -> None:
         """Wrap handlers (of ``message_types`` only, if given) in ``middleware``.
@@ -294,7 +302,7 @@ class Service:
 
     def describe(self) -> list[Candidate]:
         """Every function considered as a handler or validator, with the decision and why."""
-        return list(discover(self.packages, self._extra_handlers).candidates)
+        return list(discover(self.packages, self._extra_handlers, self._extra_actors).candidates)
 
     @property
     def metrics(self) -> dict[type, MessageStats]:
@@ -309,6 +317,20 @@ class Service:
                 f"service {self.name!r} is not started; use `async with service:` first"
             )
         return self._runtime.root_bus
+
+    @property
+    def actors(self) -> ActorDirectory:
+        """The service's actors: ``await service.actors.get(InvoiceActor, key).call(...)``.
+
+        Available once the service has started.
+        """
+        runtime = self.runtime
+        if runtime.actors is None:
+            raise ConfigurationError(
+                f"service {self.name!r} runs no actors (none in its packages, none added "
+                "with add_actor)"
+            )
+        return ActorDirectory(runtime.actors)
 
     async def health(self) -> HealthReport:
         """Store backlog and relay lag, relay and queue progress, circuit, assignment."""
@@ -357,10 +379,14 @@ class Service:
             relay=self._relay_settings(),
             telemetry=self._resolve_telemetry(),
             gauge_interval=self.settings.telemetry.gauge_interval_seconds,
+            actors=ActorOptions(
+                idle_seconds=self.settings.actors.idle_seconds,
+                max_activations=self.settings.actors.max_activations,
+            ),
             tenant_isolation=self.settings.tenant_isolation,
             tenants=self.settings.tenants,
         )
-        runtime.compile(discover(self.packages, self._extra_handlers))
+        runtime.compile(discover(self.packages, self._extra_handlers, self._extra_actors))
         try:
             await runtime.start(subscribe=subscribe)
         except BaseException:

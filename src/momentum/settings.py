@@ -49,6 +49,20 @@ class LocalQueueSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
 
 
+class ActorSettings(BaseModel):
+    """Stateful actors (``MOMENTUM_ACTORS__...``).
+
+    Attributes:
+        idle_seconds: An activation without messages for this long is deactivated (its
+            ``on_deactivate`` runs, its state is saved) and loaded again on its next message.
+        max_activations: Activations kept in memory per process at most; beyond, the least
+            recently used ones are deactivated.
+    """
+
+    idle_seconds: float = Field(default=300.0, gt=0)
+    max_activations: int = Field(default=10_000, ge=1)
+
+
 class MiddlewareSettings(BaseModel):
     """Built-in handler middleware.
 
@@ -271,10 +285,11 @@ class MomentumSettings(BaseSettings):
         local_queues: In-memory local queue settings.
         middleware: Built-in middleware settings.
         telemetry: Traces, metrics and log context.
+        actors: Stateful actor settings.
+        security: Signing and verifying CloudEvents records on Kafka.
         tenant_isolation: A handler running for one tenant may publish, send, schedule and
             invoke messages for that tenant only (others raise ``TenantIsolationError``),
             unless their class is marked ``cross_tenant``.
-        security: Signing and verifying CloudEvents records on Kafka.
         tenants: The tenants this service handles records of; records of other tenants
             (and without a tenant) read from the transport are skipped and committed,
             neither handled nor dead-lettered. ``None`` (the default): every tenant.
@@ -293,6 +308,7 @@ class MomentumSettings(BaseSettings):
     local_queues: LocalQueueSettings = Field(default_factory=LocalQueueSettings)
     middleware: MiddlewareSettings = Field(default_factory=MiddlewareSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    actors: ActorSettings = Field(default_factory=ActorSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     tenant_isolation: bool = False
     tenants: list[str] | None = None

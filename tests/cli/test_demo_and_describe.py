@@ -23,7 +23,7 @@ def test_demo_runs_every_step_and_exits_zero(
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "demo complete: all 17 checks passed" in result.output
+    assert "demo complete: all 20 checks passed" in result.output
     assert "✗" not in result.output
     out = result.output
     for step in (
@@ -33,6 +33,8 @@ def test_demo_runs_every_step_and_exits_zero(
         "the dead letter is a row in notifications' store",
         "republished: 1, requeued: 0",
         "every outbox row was relayed",
+        "the invoice's actor counted the first payment; the invoice is still open",
+        "InvoicePaid came from the actor: the receipt was sent",
     ):
         assert step in out
     assert list(tmp_path.iterdir()) == []  # the stores lived in a temporary directory
@@ -42,7 +44,7 @@ def test_demo_runs_on_the_store_database_url_names(tmp_path: Path) -> None:
     store = tmp_path / "stores" / "demo.db"
     result = runner.invoke(app, ["demo", "--database-url", f"sqlite:///{store}"])
     assert result.exit_code == 0, result.output
-    assert "demo complete: all 17 checks passed" in result.output
+    assert "demo complete: all 20 checks passed" in result.output
     assert store.exists()  # both services share the file, as two services of one process do
 
 

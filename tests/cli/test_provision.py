@@ -38,6 +38,8 @@ def test_provision_is_idempotent_and_reports_json(kafka_bootstrap: str, environm
         f"{environment}.appdomain.public.cashiers.v1.dlq",
         f"{environment}.appdomain.public.invoices.v1",
         f"{environment}.appdomain.public.invoices.v1.dlq",
+        f"{environment}.appdomain.public.payments.v1",
+        f"{environment}.appdomain.public.payments.v1.dlq",
     ]
     dry = runner.invoke(app, [*args, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
@@ -50,7 +52,7 @@ def test_provision_is_idempotent_and_reports_json(kafka_bootstrap: str, environm
     metadata = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=30)
     assert len(metadata.topics[expected[0]].partitions) == 4
     again = runner.invoke(app, args)
-    assert again.exit_code == 0 and "0 created, 4 already existed" in again.output
+    assert again.exit_code == 0 and "0 created, 6 already existed" in again.output
 
 
 def test_provision_reports_an_unreachable_broker_with_exit_code_1() -> None:
@@ -98,7 +100,7 @@ def test_provision_reads_brokers_and_client_settings_from_the_settings_file(
     result = runner.invoke(app, ["provision", "app_domain", "--env", environment, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["created"] == _topics_of(environment, kafka_bootstrap)
-    assert len(_topics_of(environment, kafka_bootstrap)) == 4
+    assert len(_topics_of(environment, kafka_bootstrap)) == 6
     (tmp_path / "momentum.toml").write_text(
         f'kafka_bootstrap_servers = "{kafka_bootstrap}"\n'
         '[kafka.common]\n"security.protocol" = "SASL_PLAINTEXT"\n"sasl.mechanism" = "NOPE"\n'

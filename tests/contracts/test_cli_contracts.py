@@ -48,6 +48,7 @@ def test_topics_environment(args: list[str], env: dict[str, str] | None, prefix:
     assert topics == {
         f"{prefix}appdomain.public.cashiers.v1",
         f"{prefix}appdomain.public.invoices.v1",
+        f"{prefix}appdomain.public.payments.v1",
     }
 
 

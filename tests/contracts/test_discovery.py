@@ -146,6 +146,7 @@ def test_example_application() -> None:
         "InvoiceCreated",
         "InvoicePaid",
         "InvoiceCancelled",
+        "PaymentReceived",
     }
     assert {info.partition_key_fields for info in integration.values()} == {("tenant_id",)}
 

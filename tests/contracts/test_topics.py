@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -295,6 +296,7 @@ def test_example_application_topics() -> None:
         assert topic_name(event, "development") == "dev.appdomain.public.cashiers.v1"
     for event in (invoices.InvoiceCreated, invoices.InvoicePaid, invoices.InvoiceCancelled):
         assert topic_name(event, "production") == "prod.appdomain.public.invoices.v1"
+    assert topic_name(invoices.PaymentReceived, "production") == "prod.appdomain.public.payments.v1"
 
 
 # --- every bad declaration fails when the decorator runs, naming the class ---------------
@@ -411,3 +413,16 @@ def test_length_limit_counts_the_longest_environment() -> None:
     assert len(topic_name(event, "production")) == 249
     with pytest.raises(InvalidTopicError, match="Kafka allows 249"):
         event_topic(fits + "x", domain="AppDomain")(make_event("TooLong"))
+
+
+@pytest.mark.parametrize("environment", ["pro d!", "production!", "", "prod/uction", "st.aging"])
+def test_an_environment_is_checked_whole_before_it_is_shortened(environment: str) -> None:
+    from momentum import ConfigurationError
+
+    @event_topic("widgets", domain="Shop")
+    @dataclass(frozen=True)
+    class WidgetMade:
+        widget_id: str
+
+    with pytest.raises(ConfigurationError, match=re.escape(repr(environment))):
+        topic_name(WidgetMade, environment)

@@ -94,7 +94,11 @@ def pointer(doc: dict[str, Any], ref: str) -> Any:
 def test_channels_are_topics_and_operations_what_the_service_sends() -> None:
     doc = document(["app_domain"], "app-domain", partitions=6)
     assert doc["asyncapi"] == "3.0.0"
-    assert set(doc["channels"]) == {"appdomain.public.cashiers.v1", "appdomain.public.invoices.v1"}
+    assert set(doc["channels"]) == {
+        "appdomain.public.cashiers.v1",
+        "appdomain.public.invoices.v1",
+        "appdomain.public.payments.v1",
+    }
     cashiers = doc["channels"]["appdomain.public.cashiers.v1"]
     assert cashiers["address"] == "{env}.appdomain.public.cashiers.v1"
     assert cashiers["parameters"]["env"]["examples"] == ["dev", "stag", "prod"]
@@ -110,9 +114,11 @@ def test_channels_are_topics_and_operations_what_the_service_sends() -> None:
             "InvoiceCreated",
             "InvoicePaid",
             "InvoiceCancelled",
+            "PaymentReceived",
         )
     }
-    assert all(op["action"] == "send" for op in doc["operations"].values())
+    receives = {name for name, op in doc["operations"].items() if op["action"] == "receive"}
+    assert receives == {"receivePaymentReceived"}  # its invoice actor handles them
     for ref in refs(doc):  # every reference resolves
         pointer(doc, ref)
 

@@ -42,7 +42,7 @@ def test_check_against_its_own_export_finds_no_change(tmp_path: Path) -> None:
     result = invoke("check", "app_domain", "--against", str(path))
     assert result.exit_code == 0, result.output
     assert f"Compatibility with contract file {path}:" in result.stdout
-    assert "no changes in 6 integration event(s)." in result.stdout
+    assert "no changes in 7 integration event(s)." in result.stdout
 
 
 def test_check_against_an_older_contract_with_a_field_more_exits_1(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_check_against_an_older_contract_with_a_field_more_exits_1(tmp_path: Pat
     path.write_text(json.dumps(data))
     result = invoke("check", "app_domain", "--against", str(path))
     assert result.exit_code == 1
-    assert result.stdout.startswith("OK: 7 event(s) in app_domain, no problems.")
+    assert result.stdout.startswith("OK: 8 event(s) in app_domain, no problems.")
     assert "  breaking [removed-field] legacyCode was removed" in result.stdout
     assert "1 breaking change(s), 0 safe change(s) in 1 event(s)." in result.stdout
     result = invoke("check", "app_domain", "--against", str(path), "--json")

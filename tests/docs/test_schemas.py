@@ -32,7 +32,7 @@ def test_the_example_round_trips_through_the_codec_and_matches_the_schema(
     casing: Casing,
 ) -> None:
     docs = events(casing)
-    assert len(docs) == 12
+    assert len(docs) == 13
     for doc in docs:
         wire_codec = codec(doc.info.event_type, casing)
         instance = wire_codec.decode(json.dumps(doc.example))  # a valid payload...

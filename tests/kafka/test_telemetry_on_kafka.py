@@ -223,3 +223,63 @@ async def test_the_consumer_lag_is_what_the_group_has_not_committed(
         while await lag() != 0:
             assert asyncio.get_running_loop().time() < deadline + 30, "offsets not committed"
             await asyncio.sleep(0.05)  # poll interval, not a wait for an outcome
+
+
+async def test_poison_records_kept_in_the_store_are_counted_by_reason(
+    kafka_bootstrap: str,
+    environment: str,
+    make_config: Callable[..., KafkaConfig],
+    tmp_path: Path,
+) -> None:
+    from confluent_kafka import Producer
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from test_poison_flood import garbage
+
+    from momentum.contracts.message_types import message_type_name
+
+    reader = InMemoryMetricReader()
+    handled: list[int] = []
+
+    async def placed(event: OrderPlaced) -> None:
+        handled.append(event.seq)
+
+    billing = Service(
+        "billing",
+        "KafkaTests",
+        transport=KafkaTransport(make_config()),
+        store=SqliteStore(tmp_path / "billing.db", poll_interval=0.05),
+        environment=environment,
+        telemetry=OtelTelemetry(meter_provider=MeterProvider(metric_readers=[reader])),
+    )
+    billing.add_handler(placed)
+    topic = topic_name(OrderPlaced, environment)
+    expected: dict[str, int] = {}
+    async with billing:
+        store = billing.runtime.store
+        assert store is not None
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        for i in range(8):
+            value, headers, reason = garbage(i, message_type_name(OrderPlaced))
+            producer.produce(topic, value, f"k{i}", headers=headers)
+            expected[f"poison:{reason}"] = expected.get(f"poison:{reason}", 0) + 1
+        producer.flush(30)
+
+        async def kept() -> int:
+            return len(await store.dead_letters())
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while await kept() < 8:
+            assert asyncio.get_running_loop().time() < deadline, await kept()
+            await asyncio.sleep(0.05)  # poll interval, not a wait for an outcome
+    counted: dict[str, int] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == "momentum.messages.dead_lettered":
+                    for point in metric.data.data_points:
+                        reason = str(point.attributes["momentum.reason"])
+                        counted[reason] = counted.get(reason, 0) + int(point.value)
+                        assert "momentum.message.type" not in point.attributes
+    assert counted == expected

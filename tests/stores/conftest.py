@@ -2,4 +2,4 @@
 
 import pytest
 
-pytest.register_assert_rewrite("contract", "contract_ordering", "store_support")
+pytest.register_assert_rewrite("contract", "contract_actors", "contract_ordering", "store_support")

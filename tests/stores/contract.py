@@ -6,7 +6,8 @@ several processes), ``user_connection`` (a driver connection of the caller's, wi
 ``business(value text)``) and the hooks ``begin``/``commit``/``rollback``/``business_count``/
 ``set_schema_version``.
 
-The ordering tests live in :mod:`contract_ordering`, the helpers in :mod:`store_support`.
+The ordering tests live in :mod:`contract_ordering`, the actor-state tests in
+:mod:`contract_actors`, the helpers in :mod:`store_support`.
 Times come from a :class:`Clock` the test moves forward, so leases and delays need no sleeping.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from contract_actors import ActorStateContract
 from contract_ordering import OrderingContract
 from store_support import Clock, MakeStore, add, dead_letter, fields, record
 
@@ -32,7 +34,7 @@ HUGE_TYPE = "Poison." + base64.b64encode(random.Random(7).randbytes(6000)).decod
 """A ``ce_type`` of 8,000 characters that do not compress: past PostgreSQL's btree limit."""
 
 
-class StoreContract(OrderingContract):
+class StoreContract(OrderingContract, ActorStateContract):
     """Behaviour every :class:`MessageStore` adapter must show."""
 
     # Hooks implemented by each adapter's test class ------------------------------------------
@@ -393,6 +395,7 @@ class StoreContract(OrderingContract):
         old = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
         async with store.transaction() as tx:
             await tx.add_dead_letter(old)
+        await self.undo_version_4(store)
         await self.undo_version_3(store)
         await self.undo_version_2(store)
         await store.close()
@@ -407,6 +410,7 @@ class StoreContract(OrderingContract):
         old = dead_letter(1, message_type="T", exception_type="E", tenant=None, failed_at=1)
         async with store.transaction() as tx:
             await tx.add_dead_letter(old)
+        await self.undo_version_4(store)
         await self.undo_version_3(store)
         await store.close()
         again = await make_store(clock=clock)

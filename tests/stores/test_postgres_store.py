@@ -90,6 +90,13 @@ class TestPostgresStore(StoreContract):
                 self._sql("DELETE FROM {}.momentum_schema WHERE version = 2")
             )
 
+    async def undo_version_4(self, store: PostgresStore) -> None:
+        async with store.transaction() as tx:
+            await tx.connection.execute(self._sql("DROP TABLE {}.actor_states"))
+            await tx.connection.execute(
+                self._sql("DELETE FROM {}.momentum_schema WHERE version = 4")
+            )
+
     async def undo_version_3(self, store: PostgresStore) -> None:
         async with store.transaction() as tx:
             for statement in (

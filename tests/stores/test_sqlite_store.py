@@ -81,6 +81,12 @@ class TestSqliteStore(StoreContract):
             await connection.execute("DELETE FROM momentum_schema WHERE version = 2")
             await connection.commit()
 
+    async def undo_version_4(self, store: SqliteStore) -> None:
+        async with aiosqlite.connect(store.path) as connection:
+            await connection.execute("DROP TABLE actor_states")
+            await connection.execute("DELETE FROM momentum_schema WHERE version = 4")
+            await connection.commit()
+
     async def undo_version_3(self, store: SqliteStore) -> None:
         async with aiosqlite.connect(store.path) as connection:
             await connection.execute("ALTER TABLE dead_letters DROP COLUMN raw_key")

@@ -274,3 +274,42 @@ async def test_publish_many_gives_each_message_its_producer_span(otel: Telemetry
         p.context.span_id for p in producers
     }
     assert len({p.context.trace_id for p in producers}) == 3  # new messages: a trace each
+
+
+async def test_gauges_report_the_store_and_the_breaker(otel: Telemetry, tmp_path: Any) -> None:
+    from momentum import CircuitBreakerSettings
+    from momentum.runtime.gauges import GaugeRefresher
+    from momentum.sqlite import SqliteStore
+
+    broker = InMemoryBroker()
+    service = Service(
+        "shop",
+        DOMAIN,
+        transport=broker.transport(),
+        store=SqliteStore(tmp_path / "shop.db"),
+        telemetry=otel.telemetry(),
+    )
+
+    async def reserved(event: StockReserved) -> None:
+        raise RuntimeError("no stock")
+
+    service.add_handler(reserved)
+    service.on_error(ErrorRule.on(RuntimeError).dead_letter())
+    service.circuit_breaker(CircuitBreakerSettings())
+    async with service, service.tracked():
+        await service.bus.publish(StockReserved("o-1"))
+    async with service:
+        telemetry = service.runtime.telemetry
+        assert isinstance(telemetry, OtelTelemetry)
+        await GaugeRefresher(service.runtime, telemetry, 10).refresh()
+
+        def gauge(name: str) -> float:
+            (point,) = otel.points(name)
+            assert point.attributes["momentum.service"] == "shop"
+            return float(point.value)
+
+        assert gauge("momentum.dead_letters") == 1
+        assert gauge("momentum.outbox.backlog") == 0
+        assert gauge("momentum.inbox.size") == 0  # a local delivery: no inbox row
+        assert gauge("momentum.inbox.unsettled") == 0
+        assert gauge("momentum.circuit_breaker.state") == 0  # closed

@@ -47,7 +47,7 @@ def test_a_misspelt_argument_is_refused_with_the_close_spelling(
 def test_an_argument_nothing_like_a_setting_lists_what_is_allowed() -> None:
     message = refused(colour="blue")
     assert "unknown argument 'colour'." in message
-    assert "It takes database_url, dead_letters, domain, environment, kafka," in message
+    assert "It takes actors, database_url, dead_letters, domain, environment, kafka," in message
 
 
 def test_a_misspelt_nested_key_is_refused_with_the_close_spelling() -> None:

@@ -13,7 +13,7 @@ from app_domain.invoices.contracts.integration_events import (
     Invoice,
     InvoiceCancelled,
     InvoiceCreated,
-    InvoicePaid,
+    PaymentReceived,
 )
 from app_domain.invoices.data import InvoiceRepository
 from app_domain.invoices.domain_events import InvoiceStatusChanged
@@ -41,11 +41,11 @@ class CreateInvoice(Command[Result[Invoice]]):
 
 @dataclass(frozen=True)
 class PayInvoice(Command[Result[Invoice]]):
-    """Record the payment of an open invoice.
+    """Record a payment of an open invoice (the invoice's actor adds the payments up).
 
     Attributes:
         invoice_id: The invoice.
-        amount: Amount received; must equal the invoice amount.
+        amount: Amount received; positive, at most the invoice amount.
     """
 
     invoice_id: UUID
@@ -97,24 +97,23 @@ async def handle(
 
 
 class InvoicePaymentHandler:
-    """Pays invoices."""
+    """Records payments: ``PaymentReceived``, which the invoice's actor adds up."""
 
     def __init__(self, invoices: InvoiceRepository) -> None:
         self.invoices = invoices
 
-    async def handle(
-        self, command: PayInvoice
-    ) -> tuple[Result[Invoice], InvoicePaid | None, InvoiceStatusChanged | None]:
-        """Mark the invoice paid when it is open and the amount matches."""
+    async def handle(self, command: PayInvoice) -> tuple[Result[Invoice], PaymentReceived | None]:
+        """Publish the payment of an unpaid invoice (``InvoicePaid`` comes from its actor)."""
         row = await self.invoices.get(command.invoice_id)
-        if row is None or row.status != "open":
-            return Result.fail(ValidationFailure("invoice_id", "no open invoice")), None, None
-        if command.amount != row.invoice.amount:
-            failure = ValidationFailure("amount", f"must be {row.invoice.amount}")
-            return Result.fail(failure), None, None
-        row.status = "paid"
-        paid = InvoicePaid(row.tenant_id, row.invoice.invoice_id, command.amount, datetime.now(UTC))
-        return Result.ok(row.invoice), paid, InvoiceStatusChanged(row.invoice.invoice_id, "paid")
+        if row is None or row.status not in ("open", "overdue"):
+            return Result.fail(ValidationFailure("invoice_id", "no open invoice")), None
+        if not 0 < command.amount <= row.invoice.amount:
+            failure = ValidationFailure("amount", f"must be positive, at most {row.invoice.amount}")
+            return Result.fail(failure), None
+        payment = PaymentReceived(
+            row.tenant_id, row.invoice.invoice_id, uuid.uuid4(), command.amount, datetime.now(UTC)
+        )
+        return Result.ok(row.invoice), payment
 
 
 class InvoiceCancellationHandler:

@@ -15,7 +15,7 @@ class InvoiceStatusChanged:
 
     Attributes:
         invoice_id: The invoice (the partition key of the local queue).
-        status: ``open``, ``paid`` or ``cancelled``.
+        status: ``open``, ``paid``, ``overdue`` (its actor's reminder) or ``cancelled``.
     """
 
     invoice_id: Annotated[UUID, PartitionKey()]

@@ -27,7 +27,8 @@ async def handle(query: GetInvoice, invoices: InvoiceRepository) -> StoredInvoic
 
 
 async def consume(event: InvoiceStatusChanged, invoices: InvoiceRepository) -> None:
-    """Append the new status to the invoice's history."""
+    """Take the new status and append it to the invoice's history."""
     row = await invoices.get(event.invoice_id)
     if row is not None:
+        row.status = event.status
         row.history.append(event.status)

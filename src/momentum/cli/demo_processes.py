@@ -75,9 +75,15 @@ def _append(path: str, line: str) -> None:
         out.write(line)
 
 
+DATABASE_URL_VARIABLE = "MOMENTUM_DEMO_DATABASE_URL"
+"""How the child process gets the database URL: its environment, not its command line (which
+``ps`` shows to every user of the machine, password included)."""
+
+
 async def worker(argv: list[str]) -> None:
     """Child process: run notifications until SIGTERM; print ``ready`` once started."""
-    environment, bootstrap, database_url, schema, emails, bouncing = argv
+    environment, bootstrap, schema, emails, bouncing = argv
+    database_url = os.environ[DATABASE_URL_VARIABLE]
     service = notifications_service(
         environment, bootstrap, database_url, schema, emails, bouncing == "1"
     )
@@ -91,9 +97,10 @@ async def worker(argv: list[str]) -> None:
 class Child:
     """The notifications process of the demo."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, database_url: str) -> None:
         self.args = args
         self.log = log
+        self.database_url = database_url
         self.process: subprocess.Popen[str] | None = None
 
     def start(self, bouncing: bool) -> None:
@@ -101,7 +108,11 @@ class Child:
         command = [sys.executable, "-m", "momentum.cli.demo_processes", "worker", *self.args]
         with open(self.log, "a", encoding="utf-8") as log:  # its logs, shown if it fails
             self.process = subprocess.Popen(
-                [*command, "1" if bouncing else "0"], stdout=subprocess.PIPE, stderr=log, text=True
+                [*command, "1" if bouncing else "0"],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={**os.environ, DATABASE_URL_VARIABLE: self.database_url},
             )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -150,8 +161,8 @@ async def run_processes(console: Console, bootstrap: str, database_url: str) -> 
     app_schema, notify_schema = f"demo_{environment}_app", f"demo_{environment}_notify"
     with tempfile.TemporaryDirectory(prefix="momentum-demo-") as directory:
         emails = Path(directory, "emails.jsonl")
-        arguments = [environment, bootstrap, database_url, notify_schema, str(emails)]
-        child = Child(arguments, Path(directory, "notifications.log"))
+        arguments = [environment, bootstrap, notify_schema, str(emails)]
+        child = Child(arguments, Path(directory, "notifications.log"), database_url)
         app = app_domain_service.create_service(
             settings=settings_for(environment, bootstrap, database_url, app_schema)
         )

@@ -116,6 +116,25 @@ class StoreError(MomentumError):
     """The message store (outbox, inbox, dead letters) failed."""
 
 
+class ActorConflictError(StoreError):
+    """An actor's state was saved by another writer since this one read it (a stale owner).
+
+    The save is refused (the optimistic version check of the actor state row): nothing of
+    the messages handled on the stale state is committed or acknowledged.
+
+    Attributes:
+        actor_type: The actor's type name.
+        key: The actor's key.
+        expected_version: The version the refused writer had read.
+    """
+
+    def __init__(self, actor_type: str, key: str, expected_version: int, reason: str) -> None:
+        self.actor_type = actor_type
+        self.key = key
+        self.expected_version = expected_version
+        super().__init__(f"{actor_type} {key!r}: {reason}")
+
+
 class InvalidEventClassError(ContractError):
     """``@event_topic`` was applied to something that is not a frozen dataclass or model."""
 

@@ -321,7 +321,14 @@ def topic_name(event_type: type, environment: str) -> str:
     """
     if not isinstance(event_type, type):
         event_type = type(event_type)
-    return _topic_name(event_type, naming.environment_short_name(environment))
+    whole = environment.strip().lower() if isinstance(environment, str) else environment
+    if not isinstance(whole, str) or _ENVIRONMENT.fullmatch(whole) is None:
+        # checked whole: its short form alone would hide the fault ("pro d!" -> "pro ")
+        raise ConfigurationError(
+            f"Invalid environment {environment!r} for the topic of {_name(event_type)}: use "
+            f"letters, digits, '-' or '_' (e.g. 'development', 'production')."
+        )
+    return _topic_name(event_type, naming.environment_short_name(whole))
 
 
 @lru_cache(maxsize=4096)

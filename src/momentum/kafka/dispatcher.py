@@ -6,7 +6,9 @@ them in exactly the order the thread produced them. The dispatcher routes record
 partition workers, commits progress periodically, asks the thread to pause a partition whose
 unfinished records exceed the limit (and to resume it at half), and answers revokes with the
 offsets to commit once the partition's running handlers are done (records parked for a
-delayed retry are abandoned then, uncommitted: the next owner gets them again).
+delayed retry are abandoned then, uncommitted: the next owner gets them again), its revoke
+listener has deactivated what came from them (the runtime's actors: their state saved) and
+the handled records are settled.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from momentum.contracts.errors import StoreError, TransportError
 from momentum.kafka.config import KafkaConfig
 from momentum.kafka.partitions import InboundRecord, PartitionWorker, TopicPartition
-from momentum.runtime.ports import DurableReceiver, Receiver, RejectedRecord
+from momentum.runtime.ports import DurableReceiver, Receiver, RejectedRecord, RevokeListener
 
 if TYPE_CHECKING:
     from momentum.kafka.rejected import PoisonKeeper
@@ -79,6 +81,8 @@ class Dispatcher:
         self.stopped = False
         self._committer: asyncio.Task[None] | None = None
         self._resume_at = max(1, config.max_buffered_per_partition // 2)
+        self.revoke_listener: RevokeListener | None = None
+        """Told of revoked and lost partitions (the runtime deactivates their actors)."""
 
     def start(self) -> None:
         """Start the periodic committer."""
@@ -178,6 +182,7 @@ class Dispatcher:
             elif result is not None:
                 offsets.append((*worker.tp, result, worker.epoch))
         self._notify()
+        await self._tell_revoked(partitions)  # their actors' last saves queued, settled below
         if offsets and not await self._settled(self._config.revoke_timeout):
             return []  # the handled records' inbox rows did not commit: the next owner redoes them
         return offsets
@@ -204,7 +209,17 @@ class Dispatcher:
             worker = self.workers.pop(tp, None)
             if worker is not None:
                 self._spawn(worker.close(0))
+        self._spawn(self._tell_revoked(partitions))
         self._notify()
+
+    async def _tell_revoked(self, partitions: Sequence[TopicPartition]) -> None:
+        listener = self.revoke_listener
+        if listener is None or not partitions:
+            return
+        try:
+            await asyncio.wait_for(listener(list(partitions)), self._config.revoke_timeout)
+        except Exception:
+            logger.exception("the revoke listener failed for %d partition(s)", len(partitions))
 
     # -- loop side -------------------------------------------------------------------------
 

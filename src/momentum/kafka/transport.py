@@ -42,6 +42,7 @@ from momentum.runtime.ports import (
     Destination,
     Receiver,
     RejectedSink,
+    RevokeListener,
     Subscription,
 )
 from momentum.runtime.store import OutgoingRecord
@@ -73,6 +74,7 @@ class KafkaTransport:
         self._provisioned: dict[str, asyncio.Task[Any]] = {}
         self._paused = False
         self._tenants: frozenset[str] | None = None
+        self._revoke_listener: RevokeListener | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ class KafkaTransport:
             consumer = ConsumerThread(
                 self.config, group, topics, self._decoder, receiver, keeper, self.authentication
             )
+            consumer.dispatcher.revoke_listener = self._revoke_listener
             try:
                 consumer.start()
             except BaseException:
@@ -136,6 +139,12 @@ class KafkaTransport:
             keeper, self._keeper = self._keeper, None
             if keeper is not None:
                 await keeper.close()
+
+    def on_revoked(self, listener: RevokeListener) -> None:
+        """Await ``listener`` with lost partitions, and revoked ones before their commit."""
+        self._revoke_listener = listener
+        if self._dispatcher is not None:
+            self._dispatcher.revoke_listener = listener
 
     def on_rejected(self, sink: RejectedSink) -> None:
         """Also hand poison records to ``sink`` (the store's dead letters) before commit.

@@ -23,10 +23,11 @@ Metrics (every one tagged with ``momentum.service``, ``momentum.message.type`` a
 ``momentum.tenant_id``): ``momentum.messages.sent``, ``.received``, ``.succeeded``,
 ``.failed``, ``.retried``, ``.dead_lettered`` (counters), ``momentum.handler.duration``
 (histogram, seconds) and the gauges ``momentum.outbox.backlog``,
-``momentum.outbox.oldest_age``, ``momentum.inbox.size``, ``momentum.dead_letters``,
-``momentum.kafka.consumer.lag`` (per partition), ``momentum.circuit_breaker.state``
-(0 closed, 1 half-open, 2 open) and, for a service handling only some tenants, the
-observable counter ``momentum.messages.skipped_tenant`` (records of other tenants skipped).
+``momentum.outbox.oldest_age``, ``momentum.inbox.size``, ``momentum.inbox.unsettled``,
+``momentum.dead_letters``, ``momentum.kafka.consumer.lag`` (per partition),
+``momentum.circuit_breaker.state`` (0 closed, 1 half-open, 2 open) and, for a service
+handling only some tenants, the observable counter ``momentum.messages.skipped_tenant``
+(records of other tenants skipped).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from momentum.contracts.envelope import TRACE_HEADERS, Envelope
 from momentum.contracts.partitioning import partition_key
 from momentum.runtime.store import OutgoingRecord
-from momentum.runtime.telemetry import Gauges, MessageContext, current_message
+from momentum.runtime.telemetry import Gauges, current_message
 
 VERSION = "0.1.0"
 TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -174,6 +175,12 @@ class OtelTelemetry:
         )
         meter.create_observable_gauge(
             "momentum.inbox.size", [self._observe("inbox_size")], "{row}", "Inbox rows."
+        )
+        meter.create_observable_gauge(
+            "momentum.inbox.unsettled",
+            [self._observe("inbox_unsettled")],
+            "{message}",
+            "Handled messages whose inbox rows wait for the group commit (not acknowledged).",
         )
         meter.create_observable_gauge(
             "momentum.dead_letters",
@@ -450,10 +457,8 @@ class _Processing:
         self._span = span
         base = parent if parent is not None else otel_context.get_current()
         self._token: Token[Any] = otel_context.attach(trace.set_span_in_context(span, base))
-        self._log: Token[MessageContext | None] | None = (
-            current_message.set(MessageContext.of(envelope, self._handler))
-            if t.log_context
-            else None
+        self._log: Token[tuple[Envelope, str] | None] | None = (
+            current_message.set((envelope, self._handler)) if t.log_context else None
         )
         self._start = time.perf_counter()
         return span

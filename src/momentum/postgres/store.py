@@ -22,6 +22,7 @@ from momentum.postgres.claims import LockedRows, unbroken_runs
 from momentum.postgres.listener import NotifyListener
 from momentum.postgres.schema import migrate
 from momentum.postgres.transaction import PostgresTransaction, translated
+from momentum.runtime.actor_states import ActorState, decode_reminders
 from momentum.runtime.store import (
     DeadLetter,
     DeadLetterFilter,
@@ -417,6 +418,33 @@ class PostgresStore:
             )
             found = await cursor.fetchall()
         return {key for row in found if (key := (row[0], row[1])) in wanted}
+
+    async def load_actor_states(
+        self, actor_type: str, keys: Sequence[str]
+    ) -> dict[str, ActorState]:
+        """The stored states of the actors of ``actor_type`` with ``keys``."""
+        if not keys:
+            return {}
+        async with self._connection("loading actor states") as conn:
+            cursor = await conn.execute(
+                self._q(
+                    "SELECT actor_key, version, state, reminders, updated_at"
+                    " FROM {s}.actor_states WHERE actor_type = %s AND actor_key = ANY(%s)"
+                ),
+                (actor_type, list(keys)),
+            )
+            found = await cursor.fetchall()
+        return {
+            row[0]: ActorState(
+                actor_type,
+                row[0],
+                row[1],
+                bytes(row[2]),
+                decode_reminders(row[3]),
+                row[4].timestamp(),
+            )
+            for row in found
+        }
 
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""

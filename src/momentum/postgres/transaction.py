@@ -11,6 +11,7 @@ from psycopg import AsyncConnection, sql
 
 from momentum.contracts.errors import StoreError
 from momentum.postgres import rows
+from momentum.runtime.actor_states import ActorStateWrite, encode_reminders
 from momentum.runtime.store import DeadLetter, InboxKey, OutgoingRecord, first_occurrences
 
 
@@ -191,3 +192,73 @@ class PostgresTransaction:
             )
             found = [rows.dead_letter(row) for row in await cursor.fetchall()]
         return sorted(found, key=lambda letter: letter.id or 0)
+
+    async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
+        """Save actor states where their row is at the expected version (see the port).
+
+        One ``UPDATE ... FROM unnest(...) WHERE version = expected RETURNING`` for the rows
+        that exist and one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for new ones, in
+        key order (writers of overlapping actors lock their rows in the same order). A
+        concurrent writer's row lock is waited for, then the version is checked again on
+        the row it committed (READ COMMITTED), so exactly one of two writers succeeds.
+        """
+        if not writes:
+            return []
+        now = rows.to_datetime(self._clock())
+        ordered = sorted(writes, key=lambda w: (w.actor_type, w.key))
+        updates = [w for w in ordered if w.expected_version > 0]
+        creates = [w for w in ordered if w.expected_version <= 0]
+        saved: set[tuple[str, str]] = set()
+        with translated("saving actor states", self._where):
+            if updates:
+                cursor = await self._connection.execute(
+                    self._q(
+                        "UPDATE {s}.actor_states a SET version = a.version + 1, state = w.state,"
+                        " reminders = w.reminders, updated_at = %s"
+                        " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[],"
+                        " %s::text[]) AS w(actor_type, actor_key, expected, state, reminders)"
+                        " WHERE a.actor_type = w.actor_type AND a.actor_key = w.actor_key"
+                        " AND a.version = w.expected RETURNING a.actor_type, a.actor_key"
+                    ),
+                    (
+                        now,
+                        [w.actor_type for w in updates],
+                        [w.key for w in updates],
+                        [w.expected_version for w in updates],
+                        [w.state for w in updates],
+                        [encode_reminders(w.reminders) for w in updates],
+                    ),
+                )
+                saved.update((row[0], row[1]) for row in await cursor.fetchall())
+            if creates:
+                cursor = await self._connection.execute(
+                    self._q(
+                        "INSERT INTO {s}.actor_states (actor_type, actor_key, version, state,"
+                        " reminders, updated_at) SELECT t, k, 1, st, r, %s"
+                        " FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[])"
+                        " AS w(t, k, st, r) ON CONFLICT DO NOTHING RETURNING actor_type, actor_key"
+                    ),
+                    (
+                        now,
+                        [w.actor_type for w in creates],
+                        [w.key for w in creates],
+                        [w.state for w in creates],
+                        [encode_reminders(w.reminders) for w in creates],
+                    ),
+                )
+                saved.update((row[0], row[1]) for row in await cursor.fetchall())
+        return [(w.actor_type, w.key) in saved for w in writes]
+
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done."""
+        if not message_ids:
+            return 0
+        with translated("cancelling outgoing messages", self._where):
+            cursor = await self._connection.execute(
+                self._q(
+                    "UPDATE {s}.outbox SET sent_at = %s, owner = NULL, lease_until = NULL"
+                    " WHERE destination = %s AND message_id = ANY(%s) AND sent_at IS NULL"
+                ),
+                (rows.to_datetime(self._clock()), destination, list(message_ids)),
+            )
+            return cursor.rowcount

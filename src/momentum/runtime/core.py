@@ -29,6 +29,7 @@ from momentum.contracts.messages import Command, Query, not_a_message
 from momentum.contracts.partitioning import partition_key, partition_key_function
 from momentum.contracts.tenancy import handling_tenant, tenant_of
 from momentum.contracts.topics import get_event_topic, topic_name
+from momentum.runtime.actor_runtime import ActorOptions, ActorRuntime
 from momentum.runtime.bus import MessageBus, check_isolation
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
 from momentum.runtime.dead_letters import (
@@ -54,6 +55,7 @@ from momentum.runtime.ports import (
     PausableTransport,
     RecordTransport,
     RejectingTransport,
+    RevokingTransport,
     Subscription,
     TenantFilteringTransport,
     Transport,
@@ -106,6 +108,7 @@ class BusRuntime:
         relay: RelaySettings | None = None,
         telemetry: Telemetry | None = None,
         gauge_interval: float = 10.0,
+        actors: ActorOptions | None = None,
         tenant_isolation: bool = False,
         tenants: Iterable[str] | None = None,
     ) -> None:
@@ -180,6 +183,9 @@ class BusRuntime:
         self._chain_by_name: dict[str, HandlerChain] = {}
         self._scheduled_retries: dict[tuple[str, str], int] = {}  # -> pending work ticket
         self.durable_queues: DurableLocalQueues | None = None
+        self._actor_options = actors or ActorOptions()
+        self.actors: ActorRuntime | None = None
+        """The service's actors (``None`` when it has none), once compiled."""
         if store is not None:
             self.delivery.schedule_retry = self._schedule_retry
             relay_settings = self._relay_settings
@@ -227,6 +233,18 @@ class BusRuntime:
                 [r.middleware for r in self._middleware if r.applies_to(message_type)],
             )
             chains.setdefault(message_type, []).append(chain)
+        if discovery.actors:
+            self.actors = ActorRuntime(self, self._actor_options, self._duplicate)
+            self.actors.compile(
+                discovery.actors,
+                discovery.actor_handlers,
+                injector,
+                lambda message_type: self._validators_for(message_type, validators),
+                lambda message_type: [
+                    r.middleware for r in self._middleware if r.applies_to(message_type)
+                ],
+                chains,
+            )
         self.chains = chains
         self._chain_by_name = {c.name: c for found in chains.values() for c in found}
         self._handlers_cache = {}
@@ -329,12 +347,16 @@ class BusRuntime:
             queue.start()
         if self.durable_queues is not None:
             self.durable_queues.start()
+        if self.actors is not None:
+            self.actors.start()
         if self.transport is not None:
             self._attach_breaker(self.transport)
+            if self.actors is not None and isinstance(self.transport, RevokingTransport):
+                self.transport.on_revoked(self.actors.partitions_revoked)
             if isinstance(self.transport, PausableTransport):
                 self.delivery.pause_listener = self._pause_for
             if self.store is not None and isinstance(self.transport, RejectingTransport):
-                self.transport.on_rejected(StoredRejections(self.store, self.group))
+                self.transport.on_rejected(StoredRejections(self.store, self.group, self.telemetry))
             if self.tenants is not None:
                 if isinstance(self.transport, TenantFilteringTransport):
                     self.transport.only_tenants(self.tenants)
@@ -445,6 +467,8 @@ class BusRuntime:
                 self.pending.count,
                 "; ".join(self.pending.describe()),
             )
+        if self.actors is not None:
+            await self.actors.stop(self.shutdown_seconds)
         if self.durability is not None:
             await self.durability.stop(self.shutdown_seconds)
         for queue in self._queues.values():
@@ -476,6 +500,8 @@ class BusRuntime:
             if self.transport is not None:
                 await self.transport.wait_idle()
             unsettled = self.durability.commits.unsettled if self.durability is not None else 0
+            if self.actors is not None:
+                unsettled += self.actors.unsettled
             if self.pending.count == 0 and not relayed and not unsettled:
                 return
 

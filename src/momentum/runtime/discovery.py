@@ -4,7 +4,9 @@ A handler is a function named ``handle``/``consume`` (``_async`` suffixes allowe
 method of a class named ``*Handler``/``*Consumer``, or any function marked with
 :func:`handler`, whose first parameter is annotated with the message class. A validator is a
 function named ``validate`` (or ``validate_async``), or the ``validate`` method of a class
-named ``*Validator``, whose first parameter is annotated with the message class.
+named ``*Validator``, whose first parameter is annotated with the message class. Actor
+classes (subclasses of :class:`~momentum.runtime.actors.Actor`) are collected too; their
+methods named or marked so are the actors' handlers, kept apart from plain handlers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal, TypeVar, get_type_hints, overload
 
 from momentum.contracts.errors import HandlerConfigurationError
 from momentum.contracts.modules import import_modules
+from momentum.runtime.actors import is_actor_class
 
 HANDLER_NAMES = frozenset({"handle", "consume", "handle_async", "consume_async"})
 VALIDATOR_NAMES = frozenset({"validate", "validate_async"})
@@ -158,10 +161,7 @@ def _scan_module(module: ModuleType) -> Iterable[tuple[Callable[..., Any], type 
         if inspect.isfunction(obj) and _defined_here(obj, module):
             yield obj, None, name
         elif inspect.isclass(obj) and _defined_here(obj, module):
-            for attr, raw in sorted(vars(obj).items()):
-                func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
-                if inspect.isfunction(func):
-                    yield func, obj, attr
+            yield from _scan_class(obj)
 
 
 def _consider(
@@ -176,6 +176,10 @@ def _consider(
             role = "validator"
         else:
             return None, None
+    elif is_actor_class(owner):
+        if name not in HANDLER_NAMES and not marked:
+            return None, None
+        role = "handler"
     else:
         if owner.__name__.endswith(HANDLER_CLASS_SUFFIXES) and (name in HANDLER_NAMES or marked):
             role = "handler"
@@ -197,7 +201,7 @@ def _consider(
     message_type = message_type_of(func, owner=owner)
     why = "marked with @handler" if marked else f"named {name!r}"
     if owner is not None:
-        why += f" in class {owner.__name__}"
+        why += f" in {'actor' if is_actor_class(owner) else 'class'} {owner.__name__}"
     info = HandlerInfo(message_type, func, owner, role, location)
     reason = f"{role} of {message_type.__qualname__}: {why}"
     return Candidate(dotted, location, True, reason, role), info
@@ -212,30 +216,71 @@ class Discovery:
         validators: Validators, likewise.
         candidates: Every function considered, with the decision and its reason.
         packages: The packages that were scanned.
+        actors: Actor classes (subclasses of ``Actor``), in the same order.
+        actor_handlers: The handler methods of those actor classes.
     """
 
     handlers: tuple[HandlerInfo, ...]
     validators: tuple[HandlerInfo, ...]
     candidates: tuple[Candidate, ...]
     packages: tuple[str, ...]
+    actors: tuple[type, ...] = ()
+    actor_handlers: tuple[HandlerInfo, ...] = ()
 
 
-def discover(packages: Sequence[str], extra: Iterable[Callable[..., Any]] = ()) -> Discovery:
-    """Scan ``packages`` (and explicitly added functions) for handlers and validators."""
+def _scan_class(cls: type) -> Iterable[tuple[Callable[..., Any], type | None, str]]:
+    """Yield (function, ``cls``, local name) for every function defined in ``cls``."""
+    for attr, raw in sorted(vars(cls).items()):
+        func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+        if inspect.isfunction(func):
+            yield func, cls, attr
+
+
+def discover(
+    packages: Sequence[str],
+    extra: Iterable[Callable[..., Any]] = (),
+    extra_actors: Iterable[type] = (),
+) -> Discovery:
+    """Scan ``packages`` for handlers, validators and actors.
+
+    Functions in ``extra`` (``Service.add_handler``) and actor classes in ``extra_actors``
+    (``Service.add_actor``) are taken as if they were found there.
+    """
     handlers: list[HandlerInfo] = []
     validators: list[HandlerInfo] = []
     candidates: list[Candidate] = []
+    actors: list[type] = []
+    actor_handlers: list[HandlerInfo] = []
     seen: set[Callable[..., Any]] = set()
-    for module in import_modules(packages):
-        for func, owner, name in _scan_module(module):
+
+    def take(functions: Iterable[tuple[Callable[..., Any], type | None, str]]) -> None:
+        for func, owner, name in functions:
             if func in seen:
                 continue
             seen.add(func)
             candidate, info = _consider(func, owner, name)
             if candidate is not None:
                 candidates.append(candidate)
-            if info is not None:
+            if info is None:
+                continue
+            if owner is not None and is_actor_class(owner):
+                actor_handlers.append(info)
+            else:
                 (handlers if info.role == "handler" else validators).append(info)
+
+    for module in import_modules(packages):
+        for obj in vars(module).values():
+            if is_actor_class(obj) and _defined_here(obj, module) and obj not in actors:
+                actors.append(obj)
+        take(_scan_module(module))
+    for cls in extra_actors:
+        if not is_actor_class(cls):
+            raise HandlerConfigurationError(
+                f"{cls!r} is not an actor class (a subclass of momentum.Actor)"
+            )
+        if cls not in actors:
+            actors.append(cls)
+            take(_scan_class(cls))
     for func in extra:
         if func in seen:
             continue
@@ -251,9 +296,17 @@ def discover(packages: Sequence[str], extra: Iterable[Callable[..., Any]] = ()) 
                 "handler",
             )
         )
-    return Discovery(tuple(handlers), tuple(validators), tuple(candidates), tuple(packages))
+    return Discovery(
+        tuple(handlers),
+        tuple(validators),
+        tuple(candidates),
+        tuple(packages),
+        tuple(actors),
+        tuple(actor_handlers),
+    )
 
 
 def discover_handlers(packages: Sequence[str]) -> list[HandlerInfo]:
-    """The handlers in ``packages`` (validators excluded)."""
-    return list(discover(packages).handlers)
+    """The handlers in ``packages``, actors' handler methods included (validators excluded)."""
+    found = discover(packages)
+    return [*found.handlers, *found.actor_handlers]

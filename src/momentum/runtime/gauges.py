@@ -52,7 +52,9 @@ class GaugeRefresher:
             except MomentumError as exc:
                 logger.debug("gauges: consumer lag unavailable: %s", exc)
         breaker = runtime.circuit_breaker
+        durability = runtime.durability
         return Gauges(
+            inbox_unsettled=durability.commits.unsettled if durability is not None else None,
             outbox_backlog=backlog,
             outbox_oldest_age=age,
             inbox_size=inbox,

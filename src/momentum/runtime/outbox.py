@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from momentum.contracts.errors import ConfigurationError
@@ -72,6 +72,16 @@ def active_session() -> OutboxSession | None:
     return _active.get()
 
 
+def enter_session(session: OutboxSession) -> Token[OutboxSession | None]:
+    """Make ``session`` the running code's session (its outbox rows and deferrals go there)."""
+    return _active.set(session)
+
+
+def leave_session(token: Token[OutboxSession | None]) -> None:
+    """Undo :meth:`enter_session`."""
+    _active.reset(token)
+
+
 def current_transaction() -> StoreTransaction:
     """The store transaction of the running handler (what ``StoreTransaction`` injects)."""
     session = _active.get()
@@ -104,6 +114,8 @@ class Durability:
         self._on_duplicate = on_duplicate
         self.lookup = InboxLookup(store)
         self.commits = GroupCommit(store, self._group_committed, on_commit)
+        self.settlers: list[Callable[[], Awaitable[None]]] = []
+        """Other commit pipelines :meth:`settle` waits for (the actors' state saves)."""
 
     @asynccontextmanager
     async def session(self, connection: Any | None = None) -> AsyncIterator[OutboxSession]:
@@ -141,9 +153,12 @@ class Durability:
     async def settle(self) -> None:
         """Return once every handled inbound message so far is committed to the inbox.
 
-        Transports call it before committing their progress (Kafka offsets).
+        Transports call it before committing their progress (Kafka offsets). That includes
+        the messages of the pipelines in :attr:`settlers` (the actors' state saves).
         """
         await self.commits.settle()
+        for settle in self.settlers:
+            await settle()
 
     async def stop(self, timeout: float) -> None:  # noqa: ASYNC109
         """Commit what handlers left queued (for at most ``timeout`` seconds), then stop."""
@@ -171,6 +186,10 @@ class Durability:
         deliveries are queued for the group commit, which writes many messages' rows in one
         transaction: the message counts as durably handled once :meth:`settle` returns.
         """
+        own = chain.durable_inbound
+        if own is not None:  # an actor: its state is saved with the inbox row
+            await own(envelope)
+            return
         message_id = envelope.message_id_text
         key = (message_id, chain.name)
         if chain.transactional:

@@ -202,9 +202,20 @@ class HandlerChain:
         transactional: Whether the handler (or a factory it uses) takes the
             ``StoreTransaction``: it then always runs in a store transaction, and what it
             publishes goes to the outbox of that transaction.
+        durable_inbound: How an inbound message is handled with a message store when the
+            chain does it itself (an actor's handler: its state is saved with the inbox
+            row); ``None`` for plain handlers.
     """
 
-    __slots__ = ("dispatch", "info", "invoke", "message_type", "name", "transactional")
+    __slots__ = (
+        "dispatch",
+        "durable_inbound",
+        "info",
+        "invoke",
+        "message_type",
+        "name",
+        "transactional",
+    )
 
     def __init__(
         self,
@@ -217,6 +228,7 @@ class HandlerChain:
         self.info = info
         self.name = info.name
         self.message_type = info.message_type
+        self.durable_inbound: Dispatcher | None = None
         tenant_named = _names_tenant(info.message_type)  # a bad TenantKey fails the start
         func = bind(info, injector, runtime.root_bus)
         plans = injector.plan(func, skip=1)

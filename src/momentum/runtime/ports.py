@@ -299,6 +299,38 @@ class RejectedRecord:
     copy_note: str = ""
 
 
+@runtime_checkable
+class AssignedTransport(Protocol):
+    """A transport that knows which partitions it consumes now (Kafka)."""
+
+    @property
+    def assignment(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this consumer handles now."""
+        ...
+
+
+RevokeListener = Callable[[Sequence[tuple[str, int]]], Coroutine[Any, Any, None]]
+"""Told which ``(topic, partition)`` pairs a transport stopped consuming (see
+:class:`RevokingTransport`)."""
+
+
+@runtime_checkable
+class RevokingTransport(Protocol):
+    """A transport that says when partitions it consumed are taken away (Kafka rebalances).
+
+    The runtime deactivates the actors whose messages came from them (their state saved)
+    before the transport commits its progress for them.
+    """
+
+    def on_revoked(self, listener: RevokeListener) -> None:
+        """Await ``listener`` for partitions revoked or lost.
+
+        For a revoke, after their running handlers finished and before their offsets are
+        committed.
+        """
+        ...
+
+
 RejectedSink = Callable[[Sequence[RejectedRecord]], Coroutine[Any, Any, None]]
 """Keeps a batch of rejected records (the runtime writes them to the store's dead letters in
 one transaction); raises when they could not be kept."""

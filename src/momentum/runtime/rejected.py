@@ -15,6 +15,7 @@ from momentum.runtime.dead_letters import exception_name
 from momentum.runtime.ports import RejectedRecord
 from momentum.runtime.store import DeadLetter, MessageStore, OutgoingRecord
 from momentum.runtime.stored_dead_letters import header_text
+from momentum.runtime.telemetry import Telemetry
 
 
 def rejected_letter(rejected: RejectedRecord, group: str) -> DeadLetter:
@@ -51,11 +52,14 @@ class StoredRejections:
     Args:
         store: The message store.
         group: The service's consumer group (only it lists and replays its letters).
+        telemetry: Counts each kept record as a dead letter (by reason only: a poison
+            record's type name is whatever its sender wrote).
     """
 
-    def __init__(self, store: MessageStore, group: str) -> None:
+    def __init__(self, store: MessageStore, group: str, telemetry: Telemetry | None = None) -> None:
         self.store = store
         self.group = group
+        self.telemetry = telemetry
 
     async def __call__(self, records: Sequence[RejectedRecord]) -> None:
         """Write ``records`` as dead letters in one transaction."""
@@ -63,3 +67,7 @@ class StoredRejections:
             return
         async with self.store.transaction() as tx:
             await tx.add_dead_letters([rejected_letter(r, self.group) for r in records])
+        telemetry = self.telemetry
+        if telemetry is not None:
+            for record in records:
+                telemetry.dead_lettered(None, None, f"poison:{record.reason}")

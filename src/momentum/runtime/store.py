@@ -1,4 +1,4 @@
-"""The message store port: transactional outbox, idempotent inbox and dead letters.
+"""The message store port: transactional outbox, idempotent inbox, dead letters, actor states.
 
 A handler's cascaded and published messages are written as outbox rows in the same database
 transaction as its business writes and its inbox row. A relay then claims due rows with a lease,
@@ -23,6 +23,8 @@ from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from momentum.runtime.actor_states import ActorStateReads, ActorStateTransaction
 
 T = TypeVar("T")
 
@@ -223,7 +225,7 @@ class StoreStats:
 
 
 @runtime_checkable
-class StoreTransaction(Protocol):
+class StoreTransaction(ActorStateTransaction, Protocol):
     """Store operations inside one database transaction (the caller's or the store's)."""
 
     @property
@@ -266,6 +268,16 @@ class StoreTransaction(Protocol):
 
     async def take_dead_letters(self, ids: Sequence[int]) -> list[DeadLetter]:
         """Remove and return dead letters, to replay them (add their records as outgoing)."""
+        ...
+
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done (not sent).
+
+        For scheduled messages that are no longer wanted (an actor's replaced reminder).
+
+        Returns:
+            How many rows were cancelled.
+        """
         ...
 
 
@@ -351,7 +363,7 @@ async def bury(store: MessageStore, row_id: int, letter: DeadLetter) -> None:
 
 
 @runtime_checkable
-class MessageStore(Protocol):
+class MessageStore(ActorStateReads, Protocol):
     """Outbox, inbox and dead letters in one database, shared by the processes of a service."""
 
     async def open(self) -> None:

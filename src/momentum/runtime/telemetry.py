@@ -18,8 +18,9 @@ The points:
 - :meth:`Telemetry.relaying` around one outbox relay batch.
 - :meth:`Telemetry.retried`, :meth:`Telemetry.dead_lettered`: outcomes of the error policy.
 
-While a handler runs, :data:`current_message` holds its :class:`MessageContext`, which
-:class:`MessageContextFilter` adds to every log record written meanwhile.
+While a handler runs, :data:`current_message` holds its envelope and name; a log record
+written meanwhile gets their :class:`MessageContext` from :class:`MessageContextFilter` (made
+only when a record is written: a handler that logs nothing pays for one context variable).
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ class MessageContext:
         )
 
 
-current_message: ContextVar[MessageContext | None] = ContextVar(
+current_message: ContextVar[tuple[Envelope, str] | None] = ContextVar(
     "momentum_current_message", default=None
 )
-"""The message the running handler handles (set only while a service has telemetry)."""
+"""The envelope the running handler handles, and the handler's name (set only while a
+service has telemetry or log context)."""
 
 LOG_FIELDS = (
     "momentum_message_id",
@@ -95,12 +97,13 @@ class MessageContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Set the fields; never drops a record."""
-        context = current_message.get()
-        if context is None:
+        running = current_message.get()
+        if running is None:
             for name in LOG_FIELDS:
                 if not hasattr(record, name):
                     setattr(record, name, None)
             return True
+        context = MessageContext.of(*running)
         record.momentum_message_id = context.message_id
         record.momentum_message_type = context.message_type
         record.momentum_correlation_id = context.correlation_id
@@ -170,6 +173,8 @@ class Gauges:
         outbox_backlog: Unsent outbox rows.
         outbox_oldest_age: Seconds the oldest due unsent row has waited (the relay's lag).
         inbox_size: Inbox rows.
+        inbox_unsettled: Messages handled whose inbox rows wait for the group commit (the
+            inbox's backlog: their offsets are not committed until it lands).
         dead_letters: Dead letters in the store.
         consumer_lag: Per assigned ``(topic, partition)``: records not consumed yet.
         breaker: The circuit breaker's state (``closed``, ``half-open``, ``open``).
@@ -180,6 +185,7 @@ class Gauges:
     outbox_backlog: int | None = None
     outbox_oldest_age: float | None = None
     inbox_size: int | None = None
+    inbox_unsettled: int | None = None
     dead_letters: int | None = None
     consumer_lag: Mapping[tuple[str, int], int] = field(default_factory=dict)
     breaker: str | None = None
@@ -198,13 +204,13 @@ class GaugeTelemetry(Protocol):
 class _Scope:
     """Sets :data:`current_message` while a handler runs."""
 
-    __slots__ = ("_context", "_token")
+    __slots__ = ("_running", "_token")
 
-    def __init__(self, context: MessageContext) -> None:
-        self._context = context
+    def __init__(self, envelope: Envelope, handler: str) -> None:
+        self._running = (envelope, handler)
 
     def __enter__(self) -> None:
-        self._token = current_message.set(self._context)
+        self._token = current_message.set(self._running)
 
     def __exit__(self, *exc: object) -> None:
         current_message.reset(self._token)
@@ -241,7 +247,7 @@ class LogContext:
         self, envelope: Envelope, handler: str, operation: str
     ) -> AbstractContextManager[Any]:
         """The handler's message is the log context while it runs."""
-        return _Scope(MessageContext.of(envelope, handler))
+        return _Scope(envelope, handler)
 
     def relaying(self, records: Sequence[OutgoingRecord]) -> AbstractContextManager[Any]:
         """Nothing to report."""
@@ -263,4 +269,4 @@ class LogContext:
 
 def message_scope(envelope: Envelope, handler: str) -> AbstractContextManager[None]:
     """:data:`current_message` set to ``handler`` running for ``envelope`` while it lasts."""
-    return _Scope(MessageContext.of(envelope, handler))
+    return _Scope(envelope, handler)

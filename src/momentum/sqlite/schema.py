@@ -11,7 +11,7 @@ import aiosqlite
 
 from momentum.contracts.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this code writes and understands."""
 
 MIN_SQLITE_VERSION = (3, 35, 0)
@@ -71,6 +71,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE dead_letters ADD COLUMN consumer_group TEXT",),
     # the key of a record kept as it was read (poison, a foreign record): any bytes
     3: ("ALTER TABLE dead_letters ADD COLUMN raw_key BLOB",),
+    4: (
+        """CREATE TABLE actor_states (
+            actor_type TEXT NOT NULL,
+            actor_key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            state BLOB NOT NULL,
+            reminders TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (actor_type, actor_key)
+        ) WITHOUT ROWID""",
+    ),
 }
 
 

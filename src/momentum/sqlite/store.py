@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 import aiosqlite
 
 from momentum.contracts.errors import StoreError
+from momentum.runtime.actor_states import ActorState, decode_reminders
 from momentum.runtime.store import (
     DeadLetter,
     DeadLetterFilter,
@@ -385,6 +387,27 @@ class SqliteStore:
                 async with conn.execute(query, chunk) as cursor:
                     found.update((row[0], row[1]) for row in await cursor.fetchall())
         return found & wanted
+
+    async def load_actor_states(
+        self, actor_type: str, keys: Sequence[str]
+    ) -> dict[str, ActorState]:
+        """The stored states of the actors of ``actor_type`` with ``keys``."""
+        if not keys:
+            return {}
+        found: dict[str, ActorState] = {}
+        async with (
+            self._read("loading actor states") as conn,
+            conn.execute(
+                "SELECT actor_key, version, state, reminders, updated_at FROM actor_states"
+                " WHERE actor_type = ? AND actor_key IN (SELECT value FROM json_each(?))",
+                (actor_type, json.dumps(list(keys))),
+            ) as cursor,
+        ):
+            for row in await cursor.fetchall():
+                found[row[0]] = ActorState(
+                    actor_type, row[0], row[1], bytes(row[2]), decode_reminders(row[3]), row[4]
+                )
+        return found
 
     async def stats(self) -> StoreStats:
         """Backlog, age of the oldest due row, dead letters and inbox size."""

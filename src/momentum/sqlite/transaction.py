@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -9,11 +10,21 @@ from contextlib import contextmanager
 import aiosqlite
 
 from momentum.contracts.errors import StoreError
+from momentum.runtime.actor_states import ActorStateWrite, encode_reminders
 from momentum.runtime.store import DeadLetter, InboxKey, OutgoingRecord, first_occurrences
 from momentum.sqlite import rows
 
 INBOX_CHUNK = 300
 """Inbox rows per INSERT statement (SQLite binds at most 32,766 parameters)."""
+
+_UPDATE_STATE = (
+    "UPDATE actor_states SET version = version + 1, state = ?, reminders = ?, updated_at = ?"
+    " WHERE actor_type = ? AND actor_key = ? AND version = ?"
+)
+_INSERT_STATE = (
+    "INSERT INTO actor_states (actor_type, actor_key, version, state, reminders, updated_at)"
+    " VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 
 
 @contextmanager
@@ -139,3 +150,73 @@ class SqliteTransaction:
             ) as cursor:
                 found = [rows.dead_letter(row) for row in await cursor.fetchall()]
         return sorted(found, key=lambda letter: letter.id or 0)
+
+    async def save_actor_states(self, writes: Sequence[ActorStateWrite]) -> list[bool]:
+        """Save actor states where their row is at the expected version (see the port).
+
+        All writes are tried in one ``executemany`` per kind (update, create) inside a
+        savepoint; only when some failed (a stale writer: rare) are they rolled back to the
+        savepoint and made one by one, to tell which.
+        """
+        if not writes:
+            return []
+        now = self._clock()
+        updates = [
+            (w.state, encode_reminders(w.reminders), now, w.actor_type, w.key, w.expected_version)
+            for w in writes
+            if w.expected_version > 0
+        ]
+        creates = [
+            (w.actor_type, w.key, w.state, encode_reminders(w.reminders), now)
+            for w in writes
+            if w.expected_version <= 0
+        ]
+        connection = self._connection
+        with translated("saving actor states", self._where):
+            await connection.execute("SAVEPOINT momentum_actor_states")
+            changed = 0
+            for statement, many in ((_UPDATE_STATE, updates), (_INSERT_STATE, creates)):
+                if many:
+                    cursor = await connection.executemany(statement, many)
+                    changed += cursor.rowcount
+                    await cursor.close()
+            if changed == len(writes):
+                await connection.execute("RELEASE momentum_actor_states")
+                return [True] * len(writes)
+            await connection.execute("ROLLBACK TO momentum_actor_states")
+            await connection.execute("RELEASE momentum_actor_states")
+            saved = []
+            for w in writes:
+                params: tuple[object, ...]
+                if w.expected_version > 0:
+                    statement = _UPDATE_STATE
+                    params = (
+                        w.state,
+                        encode_reminders(w.reminders),
+                        now,
+                        w.actor_type,
+                        w.key,
+                        w.expected_version,
+                    )
+                else:
+                    statement = _INSERT_STATE
+                    params = (w.actor_type, w.key, w.state, encode_reminders(w.reminders), now)
+                cursor = await connection.execute(statement, params)
+                saved.append(cursor.rowcount == 1)
+                await cursor.close()
+        return saved
+
+    async def cancel_outgoing(self, destination: str, message_ids: Sequence[str]) -> int:
+        """Mark unsent rows of ``destination`` with these message ids as done."""
+        if not message_ids:
+            return 0
+        with translated("cancelling outgoing messages", self._where):
+            cursor = await self._connection.execute(
+                "UPDATE outbox SET sent_at = ?, owner = NULL, lease_until = NULL"
+                " WHERE destination = ? AND sent_at IS NULL"
+                " AND message_id IN (SELECT value FROM json_each(?))",
+                (self._clock(), destination, json.dumps(list(message_ids))),
+            )
+            count = cursor.rowcount
+            await cursor.close()
+        return count

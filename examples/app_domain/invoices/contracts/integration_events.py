@@ -1,4 +1,4 @@
-"""Integration events of invoices, published on the ``invoices`` topic."""
+"""Integration events of invoices, on the ``invoices`` topic; payments on ``payments``."""
 
 from __future__ import annotations
 
@@ -76,3 +76,26 @@ class InvoiceCancelled:
     tenant_id: Annotated[UUID, PartitionKey()]
     invoice_id: UUID
     reason: str
+
+
+@event_topic("payments")
+@dataclass(frozen=True)
+class PaymentReceived:
+    """Published for each payment received for an invoice (at the desk, or a bank transfer).
+
+    The invoice's actor adds the payments up; once they cover the invoice it publishes
+    ``InvoicePaid``. Keyed by tenant, so all payments of an invoice are on one partition.
+
+    Attributes:
+        tenant_id: Tenant that owns the invoice.
+        invoice_id: The invoice paid.
+        payment_id: Identifier of the payment.
+        amount: Amount received, in the invoice's currency.
+        received_at: When it was received.
+    """
+
+    tenant_id: Annotated[UUID, PartitionKey()]
+    invoice_id: UUID
+    payment_id: UUID
+    amount: Decimal
+    received_at: datetime
