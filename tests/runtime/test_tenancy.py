@@ -448,3 +448,19 @@ async def test_a_service_of_some_tenants_skips_the_others_records_unhandled() ->
     assert report.tenant_skipped == 2
     assert not acme.dead_letters.records()  # type: ignore[attr-defined]
     assert [a.kind for a in session if a.kind == "failed"] == []
+
+
+async def test_a_scope_around_the_start_does_not_reach_the_queued_handlers() -> None:
+    # the queue lanes are tasks made at start: they inherit the context of the caller, so a
+    # tenant_scope around service.start() must not become every queued message's tenant
+    seen = Seen()
+    service = tenancy_service(seen)
+    with tenant_scope("acme"):
+        await service.start()
+    try:
+        async with service.tracked():
+            await service.bus.send(Publish("globex", Noted("queued")))
+    finally:
+        await service.stop()
+    assert ("publish", "globex", "globex") in seen.tenants
+    assert ("noted queued", "globex", "globex") in seen.tenants

@@ -26,7 +26,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar, get_args, get_origin
 from uuid import UUID
@@ -106,6 +106,39 @@ def current_tenant() -> str | None:
     unless a scope is active.
     """
     return _scoped_tenant.get() or handling_tenant.get()
+
+
+HandlingTokens = tuple["Token[str | None] | None", "Token[str | None] | None"]
+"""What :func:`enter_handling` changed, for :func:`leave_handling`."""
+
+
+def enter_handling(tenant: str | None) -> HandlingTokens | None:
+    """A handler starts for a message of ``tenant``: make it the handled tenant.
+
+    Handlers of queued and received messages run on worker tasks (a queue lane, a partition
+    worker, an actor's activation): a :func:`tenant_scope` such a task inherited from whoever
+    created it does not apply. Returns ``None`` when nothing had to change (the common
+    case: two reads).
+    """
+    scoped = _scoped_tenant.get()
+    handled = handling_tenant.get()
+    if scoped is None and handled == tenant:
+        return None
+    return (
+        _scoped_tenant.set(None) if scoped is not None else None,
+        handling_tenant.set(tenant) if handled != tenant else None,
+    )
+
+
+def leave_handling(tokens: HandlingTokens | None) -> None:
+    """Undo :func:`enter_handling`."""
+    if tokens is None:
+        return
+    scoped, handled = tokens
+    if handled is not None:
+        handling_tenant.reset(handled)
+    if scoped is not None:
+        _scoped_tenant.reset(scoped)
 
 
 def scoped_tenant() -> str | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import HandlerConfigurationError, ValidationError
 from momentum.contracts.result import Result, ValidationFailure
+from momentum.contracts.tenancy import enter_handling, leave_handling
 from momentum.runtime.actor_activation import current_activation
 from momentum.runtime.actors import Reminder
 from momentum.runtime.discovery import HandlerInfo, location_of
@@ -142,6 +143,7 @@ class ActorChain(HandlerChain):
 
         async def run(envelope: Envelope) -> Any:
             message = envelope.message
+            tokens = enter_handling(envelope.tenant_id)  # on the activation's task
             try:
                 ret = await chain(envelope)
             except Exception as exc:
@@ -150,6 +152,8 @@ class ActorChain(HandlerChain):
                 if tracker is not None:
                     tracker.record(Activity("failed", message, envelope, name, exc))
                 raise
+            finally:
+                leave_handling(tokens)
             tracker = runtime.tracker
             if tracker is not None:
                 tracker.record(Activity("handled", message, envelope, name))

@@ -21,7 +21,13 @@ from momentum.contracts.errors import HandlerConfigurationError, ValidationError
 from momentum.contracts.messages import response_type
 from momentum.contracts.partitioning import field_names
 from momentum.contracts.result import Result, ValidationFailure
-from momentum.contracts.tenancy import handling_tenant, message_tenant, tenant_field
+from momentum.contracts.tenancy import (
+    enter_handling,
+    handling_tenant,
+    leave_handling,
+    message_tenant,
+    tenant_field,
+)
 from momentum.runtime.discovery import HandlerInfo
 from momentum.runtime.injection import Injector, Kind, ParameterPlan, Scope
 from momentum.runtime.middleware import Middleware, compose
@@ -333,12 +339,7 @@ class HandlerChain:
         async def dispatch(envelope: Envelope) -> None:
             # run_chain inlined: this runs for every queued and every inbound message
             message = envelope.message
-            tenant = envelope.tenant_id  # current_tenant() in the handler
-            token = (
-                handling_tenant.set(tenant)
-                if tenant is not None and tenant != handling_tenant.get()
-                else None
-            )
+            tokens = enter_handling(envelope.tenant_id)  # current_tenant() in the handler
             try:
                 try:
                     ret = await chain(envelope)
@@ -357,8 +358,7 @@ class HandlerChain:
                 if cascades:
                     await runtime.cascade(MessageBus(runtime, message, envelope), cascades)
             finally:
-                if token is not None:
-                    handling_tenant.reset(token)
+                leave_handling(tokens)
 
         telemetry = runtime.telemetry
         run: Dispatcher = dispatch
