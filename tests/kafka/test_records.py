@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from kafka_support import group_members, read_records, wait_for
+from kafka_support import group_members, read_records, records_in, wait_for
 from momentum_kafka_events import AuditNoted, OrderPlaced
 
 from momentum import Envelope, Service, tenant_scope, topic_name
@@ -382,17 +382,9 @@ async def test_bus_publish_many_raises_the_first_failure_after_sending_the_rest(
         topic = topic_name(OrderPlaced, environment)
         assert shop.transport is not None
         await shop.transport.wait_idle()
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": config.bootstrap_servers, "group.id": "count"})
-    try:
-        total = sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in range(3)
-        )
-    finally:
-        consumer.close()
-    assert total == 2  # the two records that fit were delivered
+    # the two records that fit were delivered (counted with retries while a new topic's
+    # partition leaders settle)
+    assert records_in(config.bootstrap_servers, topic) == 2
 
 
 async def test_bus_publish_many_waits_for_queue_space_and_stays_in_key_order(
