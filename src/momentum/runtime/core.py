@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from momentum.contracts.discovery import discover_events
-from momentum.contracts.envelope import Envelope, outgoing_envelope
+from momentum.contracts.envelope import Envelope
 from momentum.contracts.errors import (
     ConfigurationError,
     HandlerConfigurationError,
@@ -26,11 +25,11 @@ from momentum.contracts.errors import (
     StoreError,
 )
 from momentum.contracts.messages import Command, Query, not_a_message
-from momentum.contracts.partitioning import partition_key, partition_key_function
-from momentum.contracts.tenancy import handling_tenant, tenant_of
+from momentum.contracts.partitioning import partition_key
 from momentum.contracts.topics import get_event_topic, topic_name
 from momentum.runtime.actor_runtime import ActorOptions, ActorRuntime
-from momentum.runtime.bus import MessageBus, check_isolation
+from momentum.runtime.batches import BatchPublisher
+from momentum.runtime.bus import MessageBus
 from momentum.runtime.circuit_breaker import CircuitBreaker, CircuitBreakerSettings
 from momentum.runtime.dead_letters import (
     DeadLetterSink,
@@ -49,9 +48,7 @@ from momentum.runtime.outbox import Durability, active_session, current_transact
 from momentum.runtime.pipeline import HandlerChain, Invoker, Validator, bind
 from momentum.runtime.policies import ErrorPolicy
 from momentum.runtime.ports import (
-    BatchTransport,
     Destination,
-    EnvelopeBatch,
     PausableTransport,
     RecordTransport,
     RejectingTransport,
@@ -79,9 +76,6 @@ from momentum.runtime.tracking import Activity, ActivityLog
 logger = logging.getLogger("momentum.bus")
 
 DEFAULT_QUEUE = "default"
-
-BatchRoute = tuple[str, Callable[[Any], "str | None"]]
-"""The topic of a message class and its partition-key function (``publish_many``)."""
 
 
 class BusRuntime:
@@ -160,7 +154,7 @@ class BusRuntime:
         self._pause_timers: set[asyncio.TimerHandle] = set()
         self._breaker_settings = circuit_breaker
         self._topics: dict[type, str | None] = {}
-        self._batch_routes: dict[type, BatchRoute | None] = {}
+        self.batches = BatchPublisher(self)
         self.root_bus = MessageBus(self)
         self.tracker: ActivityLog | None = None
         self.invokers: dict[type, Invoker] = {}
@@ -507,14 +501,15 @@ class BusRuntime:
 
     # -- routing -------------------------------------------------------------------------
 
-    def _record(self, kind: Any, envelope: Envelope) -> None:
+    def record(self, kind: Any, envelope: Envelope) -> None:
+        """Tell the tracker (a test session) of ``envelope``, if one is watching."""
         tracker = self.tracker
         if tracker is not None:
             tracker.record(Activity(kind, envelope.message, envelope))
 
     async def publish(self, envelope: Envelope) -> None:
         """Run publishing middleware, then deliver to every local handler."""
-        self._record("published", envelope)
+        self.record("published", envelope)
         telemetry = self.telemetry
         if telemetry is None:
             await self._route(envelope)
@@ -524,136 +519,13 @@ class BusRuntime:
         with telemetry.producing(envelope, "publish", topic, partition_key(message)):
             await self._route(envelope)
 
-    async def publish_many(self, envelopes: Iterable[Envelope]) -> None:
-        """Publish ``envelopes``: transport-bound ones as one batch of records, others singly.
+    def publish_many(self, envelopes: Iterable[Envelope]) -> Awaitable[None]:
+        """Publish ``envelopes`` as one batch (:meth:`BatchPublisher.publish_many`)."""
+        return self.batches.publish_many(envelopes)
 
-        ``envelopes`` is consumed once, in order; with a transport that has batches
-        (:class:`BatchTransport`) each envelope is encoded and handed over as it comes (a
-        lazy iterable keeps nothing of a sent event alive), and the acknowledgements of the
-        whole batch are awaited together at the end.
-        """
-        transport = self.transport
-        if transport is None or active_session() is not None:
-            for envelope in envelopes:
-                await self.publish(envelope)
-            return
-        if isinstance(transport, BatchTransport):
-            await self._publish_batch(transport.publish_batch(self.source, time.time()), envelopes)
-            return
-        if not isinstance(transport, RecordTransport):
-            for envelope in envelopes:
-                await self.publish(envelope)
-            return
-        records: list[OutgoingRecord] = []
-        for envelope in envelopes:
-            message = envelope.message
-            topic = self.topic_of(type(message))
-            if topic is None:
-                await self.publish(envelope)
-                continue
-            self._record("published", envelope)
-            destination = Destination(topic, partition_key(message))
-            telemetry = self.telemetry
-            if telemetry is None:
-                records.append(transport.encode(envelope, destination))
-                continue
-            with telemetry.producing(envelope, "publish", topic, destination.key):
-                records.append(transport.encode(envelope, destination))
-        if records:
-            outcomes = await transport.publish_records(records)
-            for outcome in outcomes:
-                if outcome is not None:
-                    raise outcome
-
-    async def publish_new(self, messages: Iterable[Any], created: float) -> None:
-        """:meth:`publish_many` of new messages of this service (the root bus's batches).
-
-        Each message gets the envelope :func:`outgoing_envelope` makes (its tenant, this
-        service's source, ``created``). On a :class:`BatchTransport`, outside a store
-        transaction and with no tracker watching, transport-bound messages are handed over
-        without one (:meth:`EnvelopeBatch.add_new`).
-        """
-        transport = self.transport
-        source = self.source
-        handling = handling_tenant.get() if self.tenant_isolation else None
-        if (
-            self.tracker is not None
-            or self.telemetry is not None
-            or not isinstance(transport, BatchTransport)
-            or active_session() is not None
-        ):
-            await self.publish_many(
-                outgoing_envelope(message, self._new_tenant(message, handling), source, created)
-                for message in messages
-            )
-            return
-        batch = transport.publish_batch(source, created)
-        routes = self._batch_routes
-        add = batch.add_new
-        try:
-            for message in messages:
-                cls = type(message)
-                route = routes[cls] if cls in routes else self._batch_route(cls)
-                # per message: a generator may yield each inside a tenant_scope of its own
-                tenant = tenant_of(message)
-                if handling is not None and tenant is not None and tenant != handling:
-                    check_isolation(message, handling, tenant, None)
-                if route is None:
-                    await self.publish(outgoing_envelope(message, tenant, source, created))
-                    continue
-                key = route[1](message)
-                while not add(message, route[0], key, tenant):
-                    await batch.wait()
-        except BaseException:
-            batch.close()  # what was produced is still delivered
-            raise
-        await batch.settle()
-
-    @staticmethod
-    def _new_tenant(message: Any, handling: str | None) -> str | None:
-        """The tenant of a new message of the root bus; checked against ``handling``."""
-        tenant = tenant_of(message)
-        if handling is not None and tenant is not None and tenant != handling:
-            check_isolation(message, handling, tenant, None)
-        return tenant
-
-    async def _publish_batch(self, batch: EnvelopeBatch, envelopes: Iterable[Envelope]) -> None:
-        """Add each transport-bound envelope to ``batch`` (others are published), settle it."""
-        routes = self._batch_routes
-        add = batch.add
-        try:
-            for envelope in envelopes:
-                message = envelope.message
-                cls = type(message)
-                route = routes[cls] if cls in routes else self._batch_route(cls)
-                if route is None:
-                    await self.publish(envelope)
-                    continue
-                if self.tracker is not None:
-                    self._record("published", envelope)
-                key = route[1](message)
-                telemetry = self.telemetry
-                if telemetry is None:
-                    while not add(envelope, route[0], key):
-                        await batch.wait()
-                    continue
-                # the producer span covers the hand-over; the batch's acknowledgements are
-                # awaited together below (a failure raises from publish_many)
-                with telemetry.producing(envelope, "publish", route[0], key):
-                    while not add(envelope, route[0], key):
-                        await batch.wait()
-        except BaseException:
-            batch.close()  # what was produced is still delivered (and tracked)
-            raise
-        await batch.settle()
-
-    def _batch_route(self, cls: type) -> BatchRoute | None:
-        """The topic and partition-key function of ``cls``, ``None`` when it has no topic."""
-        topic = self.topic_of(cls)
-        route = self._batch_routes[cls] = (
-            None if topic is None else (topic, partition_key_function(cls))
-        )
-        return route
+    def publish_new(self, messages: Iterable[Any], created: float) -> Awaitable[None]:
+        """Publish new messages of the root bus (:meth:`BatchPublisher.publish_new`)."""
+        return self.batches.publish_new(messages, created)
 
     async def _route_message(self, envelope: Envelope) -> None:
         message = envelope.message
@@ -673,7 +545,7 @@ class BusRuntime:
             problem = not_a_message(message, "publish")
             if problem is not None:
                 raise problem
-            self._record("no-route", envelope)
+            self.record("no-route", envelope)
             logger.debug("no handler or route for %s; dropped", envelope.message_type)
             return
         await self._deliver(chains, envelope, partition_key(message))
@@ -719,7 +591,7 @@ class BusRuntime:
     async def send(self, envelope: Envelope) -> None:
         """Queue a command for its single local handler (once the transaction commits)."""
         chain = self.single_handler(type(envelope.message), "send", envelope.message)
-        self._record("sent", envelope)
+        self.record("sent", envelope)
         key = partition_key(envelope.message)
         telemetry = self.telemetry
         if telemetry is None:
@@ -794,7 +666,7 @@ class BusRuntime:
             self._tenant_skipped += 1
             return None
         if not self.delivery.in_progress(envelope):
-            self._record("received", envelope)
+            self.record("received", envelope)
         chains = self.handlers_for(type(envelope.message))
         telemetry = self.telemetry
         if telemetry is None:
@@ -823,7 +695,7 @@ class BusRuntime:
         problem = not_a_message(envelope.message, "schedule")
         if problem is not None:
             raise problem
-        self._record("scheduled", envelope)
+        self.record("scheduled", envelope)
         transport = self.transport
         topic = self.topic_of(type(envelope.message)) if transport is not None else None
         telemetry = self.telemetry
